@@ -1,0 +1,494 @@
+# -*- coding: utf-8 -*-  # noqa: UP009
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release
+short_description: Prepare, switch, roll back and prune Capistrano-style releases
+version_added: 0.1.0
+description:
+  - Manages an application root laid out as C(<path>/releases/<id>/), C(<path>/shared/) and a
+    C(<path>/current) symlink pointing at C(releases/<id>) (a relative link target, so the root can be moved).
+  - O(state=prepared) creates C(releases/<id>/) and C(shared/), and links the configured shared
+    directories and files into the release.
+  - O(state=switched) and O(state=rolled_back) repoint C(current) atomically. A temporary symlink
+    C(<path>/.current.tmp-<random>) is created and renamed over C(current), so C(current) never goes missing.
+  - O(state=pruned) removes old releases, O(state=absent) removes one release.
+  - O(state=locked) and O(state=unlocked) take and release the deploy lock C(<path>/.deploy.lock).
+  - O(state=marked) records the status of a release, V(good) or V(failed), for example after a health check.
+  - The status of every release is kept in one file, C(<path>/.releases.json), with its creation time and a
+    creation sequence number. Releases are ordered by that sequence, with the release id as tie breaker. File
+    times (mtime, ctime) are never used for ordering. A release directory without a record (made by hand
+    or by another tool) is listed with status V(unknown) and sorts before all recorded releases.
+  - Every change is appended as one JSON line to C(<path>/deploy-audit.jsonl). The line holds the time
+    (UTC, ISO 8601), user, host, action, release, previous and new current release, source, run id and
+    result. Check mode and runs that change nothing write no line.
+author:
+  - pyops.deploy maintainers (@pyops)
+options:
+  path:
+    description:
+      - Absolute path of the application root.
+      - O(state=prepared) and O(state=locked) create it when it is missing, with default ownership and
+        permissions. Use M(ansible.builtin.file) to manage the root itself.
+      - V(releases) and V(shared) below it may be symlinks only if they resolve inside O(path).
+    type: path
+    required: true
+  state:
+    description:
+      - V(prepared) creates the release directory O(release), C(shared/), every O(shared_dirs) and
+        O(shared_files) entry below C(shared/), and the links from the release into C(shared/).
+        A new release is recorded with status V(prepared).
+      - V(switched) points C(current) at O(release). The release must exist. If it is marked V(failed),
+        the switch also needs O(force=true).
+      - V(rolled_back) points C(current) at O(release) when it is given. Otherwise it picks the newest release
+        older than the current one that is marked V(good), or that is V(prepared) and was current before.
+        Repeating a rollback without O(release) does nothing, so it never walks further back than one
+        release. To go back further, name the release.
+      - V(pruned) keeps the newest O(keep) releases that are not V(failed) and removes the rest. The current
+        release, the rollback target and every release in O(protect) are always kept. V(failed) releases
+        do not count towards O(keep) and are removed unless they are current or protected.
+      - V(absent) removes release O(release). Removing the current release or a release listed in
+        O(protect) fails. A release that does not exist is already absent.
+      - V(locked) takes the deploy lock for O(lock_owner). V(unlocked) releases it.
+      - V(marked) records O(status) for release O(release).
+    type: str
+    required: true
+    choices: [prepared, switched, rolled_back, pruned, absent, locked, unlocked, marked]
+  release:
+    description:
+      - Release id. It must match C(^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$), so it cannot contain C(/) and cannot
+        be C(.) or C(..).
+      - Required for O(state=prepared), O(state=switched), O(state=absent) and O(state=marked). Optional for
+        O(state=rolled_back).
+      - A timestamp such as C(20240501T120000Z) or a git commit id are typical release ids.
+    type: str
+  shared_dirs:
+    description:
+      - Directories, relative to C(shared/), to create there and to link into the release as
+        C(releases/<id>/<dir>) pointing at C(shared/<dir>).
+      - Entries must be relative, must not contain C(..) and must not be inside another shared entry.
+      - Used with O(state=prepared).
+    type: list
+    elements: str
+    default: []
+  shared_files:
+    description:
+      - Files, relative to C(shared/), to link into the release like O(shared_dirs).
+      - A missing file is created empty with mode C(0600), so the link never dangles. Put the real
+        content there with M(ansible.builtin.template) or M(ansible.builtin.copy).
+      - Used with O(state=prepared).
+    type: list
+    elements: str
+    default: []
+  force:
+    description:
+      - With O(state=prepared), replace files or directories that the release already has where a shared
+        link belongs. Without O(force), such an entry fails the task and nothing is changed.
+      - With O(state=switched) or O(state=rolled_back), allow a release marked V(failed) as the target.
+      - With O(state=unlocked), release a lock held by another owner.
+    type: bool
+    default: false
+  keep:
+    description:
+      - Number of releases that are not V(failed) to keep with O(state=pruned). Must be at least V(1).
+      - The current release and the rollback target are kept in addition when they are older.
+    type: int
+    default: 5
+  protect:
+    description:
+      - Release ids that O(state=pruned) and O(state=absent) never remove, for example the release the
+        running application server was started from.
+    type: list
+    elements: str
+    default: []
+  status:
+    description:
+      - Status to record with O(state=marked).
+      - V(failed) releases are never rollback targets, need O(force=true) to be switched to, and do not
+        count towards O(keep).
+    type: str
+    choices: [good, failed]
+  mark_failed:
+    description:
+      - With O(state=rolled_back), mark the release that was current before the rollback as V(failed).
+    type: bool
+    default: true
+  lock_owner:
+    description:
+      - Who holds or wants the deploy lock, for example C(alice@controller:run-42).
+      - Required for O(state=locked). Needed for O(state=unlocked) unless O(force=true).
+      - While another owner holds a lock that is not stale, every state that changes something fails
+        unless this matches the holder.
+    type: str
+  lock_ttl:
+    description:
+      - Seconds after which a lock counts as stale and may be taken over by another owner.
+    type: int
+    default: 3600
+  lock_pid:
+    description:
+      - Process id to record in the lock, typically the pid of the controller process running the deploy.
+      - The module itself exits right away, so its own pid would mean nothing.
+      - A lock is also stale when its recorded host is the host this module runs on, a pid is recorded, and
+        no process with that pid exists. Without O(lock_pid), only O(lock_ttl) makes a lock stale.
+    type: int
+  lock_host:
+    description:
+      - Host name to record with O(lock_pid), the host on which that process runs.
+      - Defaults to the host name of the managed host.
+    type: str
+  run_id:
+    description:
+      - Free-form id of this deploy run, recorded in the lock and in the audit log.
+    type: str
+  source:
+    description:
+      - Free-form description of what is being deployed, for example a git ref or an artifact checksum.
+        It is recorded in the audit log.
+    type: str
+  audit_user:
+    description:
+      - User name to record in the audit log.
+      - Defaults to the login name of the session (C(os.getlogin)). If there is none, it falls back to
+        E(SUDO_USER) and then to the current user.
+    type: str
+  owner:
+    description:
+      - Owner of the directories O(state=prepared) manages (C(releases/), the release, C(shared/) and the
+        shared directories), and of shared files it creates.
+    type: str
+  group:
+    description:
+      - Group of the directories and created files, like O(owner).
+    type: str
+  mode:
+    description:
+      - Permissions of the directories O(state=prepared) manages, in octal (V('0755')) or symbolic form.
+      - Not applied to shared files.
+    type: raw
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    support: full
+    description: >-
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+      The diff shows the current release, the status of every release, and the lock holder.
+  idempotent:
+    support: full
+    description: >-
+      When run twice in a row outside check mode with the same arguments, the second invocation indicates
+      no change. This assumes that the system controlled or queried by the module has not changed in a
+      relevant way.
+notes:
+  - Every path the module touches must resolve inside O(path). Symlinks that lead out of it, for example
+    C(releases) pointing elsewhere or a shared entry escaping C(shared/), fail the task.
+  - If C(current) exists and is not a symlink, the task fails without changing anything.
+  - The lock file is created with C(O_EXCL), so two deploys cannot both take it. It holds JSON with
+    C(owner), C(host), C(pid), C(time) and C(run_id). Taking a lock that the same O(lock_owner) already
+    holds does nothing and does not refresh it.
+  - Removed releases are first renamed to C(releases/.removing-<id>-<random>) and then deleted, so a
+    half-deleted release is never listed.
+seealso:
+  - module: pyops.deploy.release_info
+"""
+
+EXAMPLES = r"""
+- name: Take the deploy lock
+  pyops.deploy.release:
+    path: /srv/shop
+    state: locked
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+    lock_pid: "{{ controller_pid | default(omit) }}"
+    run_id: "{{ deploy_run_id }}"
+
+- name: Prepare the release directory and link shared state into it
+  pyops.deploy.release:
+    path: /srv/shop
+    state: prepared
+    release: "{{ deploy_release }}"
+    shared_dirs:
+      - media
+      - log
+    shared_files:
+      - .env
+    owner: shop
+    group: shop
+    mode: "0755"
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+    source: "git:{{ deploy_git_ref }}"
+
+- name: Switch current to the new release
+  pyops.deploy.release:
+    path: /srv/shop
+    state: switched
+    release: "{{ deploy_release }}"
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+  register: switch
+
+- name: Record that the health check passed
+  pyops.deploy.release:
+    path: /srv/shop
+    state: marked
+    release: "{{ deploy_release }}"
+    status: good
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+
+- name: Roll back to the previous good release, marking this one failed
+  pyops.deploy.release:
+    path: /srv/shop
+    state: rolled_back
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+
+- name: Keep three releases, never the one the app server started from
+  pyops.deploy.release:
+    path: /srv/shop
+    state: pruned
+    keep: 3
+    protect:
+      - "{{ running_release }}"
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+
+- name: Release the deploy lock
+  pyops.deploy.release:
+    path: /srv/shop
+    state: unlocked
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+"""
+
+RETURN = r"""
+previous:
+  description: Id of the current release before the task, V(null) if there was none.
+  returned: success
+  type: str
+  sample: "20240501T120000Z"
+current:
+  description:
+    - Id of the current release after the task, V(null) if there is none.
+    - In check mode, the release that would be current.
+  returned: success
+  type: str
+  sample: "20240502T090000Z"
+release_path:
+  description:
+    - Absolute path of the release directory of O(release) when it is given, otherwise of the current
+      release. V(null) when there is neither.
+  returned: success
+  type: str
+  sample: /srv/shop/releases/20240502T090000Z
+releases:
+  description: All releases after the task, oldest first.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Release id.
+      type: str
+      sample: "20240502T090000Z"
+    status:
+      description: V(prepared), V(good), V(failed), or V(unknown) for a directory without a record.
+      type: str
+      sample: good
+    created:
+      description: When the release was prepared (UTC, ISO 8601), V(null) for an untracked directory.
+      type: str
+      sample: "2024-05-02T09:00:00Z"
+    is_current:
+      description: Whether C(current) points at this release.
+      type: bool
+      sample: true
+  sample:
+    - id: "20240501T120000Z"
+      status: good
+      created: "2024-05-01T12:00:00Z"
+      is_current: false
+    - id: "20240502T090000Z"
+      status: prepared
+      created: "2024-05-02T09:00:00Z"
+      is_current: true
+lock:
+  description: The deploy lock after the task, V(null) when nobody holds it.
+  returned: success
+  type: dict
+  contains:
+    owner:
+      description: O(lock_owner) of the holder.
+      type: str
+      sample: alice@web1
+    host:
+      description: Host recorded with the lock.
+      type: str
+      sample: controller.example.com
+    pid:
+      description: O(lock_pid) of the holder, V(null) if none was given.
+      type: int
+      sample: 4242
+    time:
+      description: When the lock was taken (UTC, ISO 8601).
+      type: str
+      sample: "2024-05-02T08:59:00Z"
+    run_id:
+      description: O(run_id) of the holder.
+      type: str
+      sample: run-42
+    stale:
+      description: Whether the lock is stale and may be taken over.
+      type: bool
+      sample: false
+    stale_reason:
+      description: Why the lock is stale, V(null) when it is not.
+      type: str
+      sample: older than lock_ttl (3600s)
+  sample:
+    owner: alice@web1
+    host: controller.example.com
+    pid: 4242
+    time: "2024-05-02T08:59:00Z"
+    run_id: run-42
+    stale: false
+    stale_reason: null
+actions:
+  description: What the task did, or would do in check mode, one line per step.
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - point /srv/shop/current at releases/20240502T090000Z
+    - record the switch to 20240502T090000Z
+rolled_back_from:
+  description: The release that was current before the rollback, V(null) when nothing was rolled back.
+  returned: O(state=rolled_back)
+  type: str
+  sample: "20240502T090000Z"
+removed:
+  description: Releases removed (or, in check mode, to be removed), oldest first.
+  returned: O(state=pruned) or O(state=absent)
+  type: list
+  elements: str
+  sample: ["20240420T100000Z", "20240425T100000Z"]
+stale_lock_replaced:
+  description: The stale lock that O(state=locked) took over, with the reason it was stale.
+  returned: when O(state=locked) took over a stale lock
+  type: dict
+  sample:
+    owner: bob@web2
+    host: web2
+    pid: 1234
+    time: "2024-05-01T08:00:00Z"
+    run_id: run-41
+    stale_reason: older than lock_ttl (3600s)
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pyops.deploy.plugins.module_utils._release import (
+    DEFAULT_KEEP,
+    DEFAULT_LOCK_TTL,
+    MARKABLE_STATUSES,
+    STATES,
+    ReleaseError,
+    ReleaseManager,
+)
+
+_OPTIONS_BY_STATE = {
+    "prepared": ("release", "shared_dirs", "shared_files", "force"),
+    "switched": ("release", "force"),
+    "rolled_back": ("release", "mark_failed", "force"),
+    "pruned": ("keep", "protect"),
+    "absent": ("release", "protect"),
+    "locked": ("lock_pid", "lock_host"),
+    "unlocked": ("force",),
+    "marked": ("release", "status"),
+}
+_OPTION_NAMES = {"lock_pid": "pid", "lock_host": "host"}
+
+
+def argument_spec():
+    return {
+        "path": {"type": "path", "required": True},
+        "state": {"type": "str", "required": True, "choices": list(STATES)},
+        "release": {"type": "str"},
+        "shared_dirs": {"type": "list", "elements": "str", "default": []},
+        "shared_files": {"type": "list", "elements": "str", "default": []},
+        "force": {"type": "bool", "default": False},
+        "keep": {"type": "int", "default": DEFAULT_KEEP},
+        "protect": {"type": "list", "elements": "str", "default": []},
+        "status": {"type": "str", "choices": list(MARKABLE_STATUSES)},
+        "mark_failed": {"type": "bool", "default": True},
+        "lock_owner": {"type": "str"},
+        "lock_ttl": {"type": "int", "default": DEFAULT_LOCK_TTL},
+        "lock_pid": {"type": "int"},
+        "lock_host": {"type": "str"},
+        "run_id": {"type": "str"},
+        "source": {"type": "str"},
+        "audit_user": {"type": "str"},
+        "owner": {"type": "str"},
+        "group": {"type": "str"},
+        "mode": {"type": "raw"},
+    }
+
+
+def attribute_setter(module):
+    """Owner/group/mode through AnsibleModule, so symbolic modes and check mode behave as in ansible.builtin.file."""
+    params = module.params
+    if params["owner"] is None and params["group"] is None and params["mode"] is None:
+        return None
+
+    def apply(path, is_dir):
+        file_args = module.load_file_common_arguments(params, path=path)
+        if not is_dir:
+            # A directory mode such as 0755 would make a shared secret file executable and world readable.
+            file_args["mode"] = None
+        return module.set_fs_attributes_if_different(file_args, False, expand=False)
+
+    return apply
+
+
+def state_options(params):
+    state = params["state"]
+    return {_OPTION_NAMES.get(name, name): params[name] for name in _OPTIONS_BY_STATE[state]}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_if=[
+            ("state", "prepared", ["release"]),
+            ("state", "switched", ["release"]),
+            ("state", "absent", ["release"]),
+            ("state", "marked", ["release", "status"]),
+            ("state", "locked", ["lock_owner"]),
+        ],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        manager = ReleaseManager(
+            params["path"],
+            check_mode=module.check_mode,
+            audit_user=params["audit_user"],
+            source=params["source"],
+            run_id=params["run_id"],
+            lock_owner=params["lock_owner"],
+            lock_ttl=params["lock_ttl"],
+            apply_attributes=attribute_setter(module),
+        )
+        result = manager.run(params["state"], **state_options(params))
+    except ReleaseError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg=f"{params['state']} on {params['path']} failed: {exc}")
+
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

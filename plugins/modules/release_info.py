@@ -1,0 +1,218 @@
+# -*- coding: utf-8 -*-  # noqa: UP009
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release_info
+short_description: Show the releases, deploy lock and recent deploys of an application root
+version_added: 0.1.0
+description:
+  - Reads an application root managed by M(pyops.deploy.release) and reports the current release, the
+    release a rollback would go to, all releases with their status, the deploy lock and the latest audit
+    log entries.
+  - Never changes anything.
+author:
+  - pyops.deploy maintainers (@pyops)
+options:
+  path:
+    description:
+      - Absolute path of the application root.
+      - A missing root is not an error. RV(exists) is then V(false) and everything else is empty.
+    type: path
+    required: true
+  history:
+    description:
+      - Number of the latest audit log entries to return in RV(last_deploys). V(0) returns none.
+    type: int
+    default: 10
+  lock_ttl:
+    description:
+      - Seconds after which the deploy lock counts as stale, used to compute RV(lock.stale).
+      - Use the same value as for M(pyops.deploy.release).
+    type: int
+    default: 3600
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    support: none
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+  idempotent:
+    support: full
+    description: >-
+      When run twice in a row outside check mode with the same arguments, the second invocation indicates
+      no change. This assumes that the system controlled or queried by the module has not changed in a
+      relevant way.
+notes:
+  - Releases are ordered by the creation sequence recorded in C(<path>/.releases.json), with the release id
+    as tie breaker, never by file times.
+seealso:
+  - module: pyops.deploy.release
+"""
+
+EXAMPLES = r"""
+- name: Look at the releases of the shop
+  pyops.deploy.release_info:
+    path: /srv/shop
+    history: 5
+  register: shop
+
+- name: Refuse to deploy while somebody else's deploy is running
+  ansible.builtin.assert:
+    that:
+      - shop.lock is none or shop.lock.stale
+    fail_msg: "Deploy lock held by {{ shop.lock.owner }} since {{ shop.lock.time }}"
+
+- name: Show what a rollback would switch to
+  ansible.builtin.debug:
+    msg: "current {{ shop.current }}, rollback target {{ shop.previous_good }}"
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the application root exists.
+  returned: always
+  type: bool
+  sample: true
+current:
+  description: Id of the release C(current) points at, V(null) when there is none.
+  returned: always
+  type: str
+  sample: "20240502T090000Z"
+previous_good:
+  description:
+    - The release O(pyops.deploy.release#module:state=rolled_back) would switch to without an explicit release.
+      It is the newest release older than the current one that is V(good), or V(prepared) and current before.
+    - V(null) when there is none.
+  returned: always
+  type: str
+  sample: "20240501T120000Z"
+releases:
+  description: All releases, oldest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Release id.
+      type: str
+      sample: "20240502T090000Z"
+    status:
+      description: V(prepared), V(good), V(failed), or V(unknown) for a directory without a record.
+      type: str
+      sample: good
+    created:
+      description: When the release was prepared (UTC, ISO 8601), V(null) for an untracked directory.
+      type: str
+      sample: "2024-05-02T09:00:00Z"
+    is_current:
+      description: Whether C(current) points at this release.
+      type: bool
+      sample: true
+  sample:
+    - id: "20240501T120000Z"
+      status: good
+      created: "2024-05-01T12:00:00Z"
+      is_current: false
+    - id: "20240502T090000Z"
+      status: prepared
+      created: "2024-05-02T09:00:00Z"
+      is_current: true
+lock:
+  description: The deploy lock, V(null) when nobody holds it.
+  returned: always
+  type: dict
+  contains:
+    owner:
+      description: Lock owner. V(null) if the lock file is unreadable.
+      type: str
+      sample: alice@web1
+    host:
+      description: Host recorded with the lock.
+      type: str
+      sample: controller.example.com
+    pid:
+      description: Process id recorded with the lock, V(null) if none.
+      type: int
+      sample: 4242
+    time:
+      description: When the lock was taken (UTC, ISO 8601).
+      type: str
+      sample: "2024-05-02T08:59:00Z"
+    run_id:
+      description: Run id recorded with the lock.
+      type: str
+      sample: run-42
+    stale:
+      description: Whether the lock is stale, that is older than O(lock_ttl) or held by a process that is gone.
+      type: bool
+      sample: false
+    stale_reason:
+      description: Why the lock is stale, V(null) when it is not.
+      type: str
+      sample: process 4242 on web1 is gone
+  sample:
+    owner: alice@web1
+    host: controller.example.com
+    pid: 4242
+    time: "2024-05-02T08:59:00Z"
+    run_id: run-42
+    stale: false
+    stale_reason: null
+last_deploys:
+  description:
+    - The latest O(history) entries of the audit log C(<path>/deploy-audit.jsonl), oldest first.
+    - Lines that are not valid JSON are skipped.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - time: "2024-05-02T09:01:00Z"
+      user: alice
+      host: web1
+      action: switched
+      release: "20240502T090000Z"
+      previous: "20240501T120000Z"
+      current: "20240502T090000Z"
+      source: "git:v1.4.2"
+      run_id: run-42
+      lock_owner: alice@web1
+      result: ok
+      details: {}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pyops.deploy.plugins.module_utils._release import (
+    DEFAULT_HISTORY,
+    DEFAULT_LOCK_TTL,
+    ReleaseError,
+    release_info,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "history": {"type": "int", "default": DEFAULT_HISTORY},
+            "lock_ttl": {"type": "int", "default": DEFAULT_LOCK_TTL},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        result = release_info(params["path"], history=params["history"], lock_ttl=params["lock_ttl"])
+    except ReleaseError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg=f"reading {params['path']} failed: {exc}")
+    result["changed"] = False
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
