@@ -407,7 +407,7 @@ def find_rollback_target(releases, current):
     if current is None:
         return None
     ids = [r.id for r in releases]
-    older = releases[: ids.index(current)] if current in ids else [r for r in releases]
+    older = releases[: ids.index(current)] if current in ids else list(releases)
     for release in reversed(older):
         if release.id != current and is_rollback_candidate(release):
             return release.id
@@ -946,7 +946,7 @@ class ReleaseManager:
             plan.add(f"delete release {victim}", lambda t=trash[victim]: shutil.rmtree(t))
 
     def _add_state_save(self, plan, description):
-        if not plan.state_changed() or any(getattr(f, "_saves_state", False) for _, f in plan.steps):
+        if not plan.state_changed() or any(getattr(step[1], "_saves_state", False) for step in plan.steps):
             return
 
         def save():
@@ -983,7 +983,7 @@ class ReleaseManager:
             "releases": [r.as_dict(current) for r in releases],
             "release_path": self.layout.release_dir(release_for_path) if release_for_path else None,
             "lock": self._lock_view(lock),
-            "actions": [description for description, _ in plan.steps],
+            "actions": [step[0] for step in plan.steps],
             "diff": {"before": plan.before, "after": self._diff_view(present, state, current, lock)},
         }
         result.update(plan.extra)

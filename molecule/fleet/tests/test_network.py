@@ -5,8 +5,8 @@ import testinfra
 
 # An SSH banner read over TCP proves name resolution, routing and a listening peer at once.
 READ_BANNER = (
-    "python3 -c \"import socket,sys; s=socket.create_connection((sys.argv[1], 22), timeout=5); "
-    "print(s.recv(64).decode().strip())\" {}"
+    'python3 -c "import socket,sys; s=socket.create_connection((sys.argv[1], 22), timeout=5); '
+    'print(s.recv(64).decode().strip())" {}'
 )
 
 

@@ -28,6 +28,10 @@ class Clock:
         self.now += seconds
 
 
+def _raise_no_tty():
+    raise OSError("no tty")
+
+
 @pytest.fixture
 def clock():
     return Clock()
@@ -1269,7 +1273,7 @@ def test_audit_records_previous_and_new_current(make, root, clock):
 
 
 def test_audit_user_defaults_to_the_login_user(monkeypatch, root, clock):
-    monkeypatch.setattr(rel.os, "getlogin", lambda: (_ for _ in ()).throw(OSError("no tty")))
+    monkeypatch.setattr(rel.os, "getlogin", _raise_no_tty)
     monkeypatch.setenv("SUDO_USER", "deployer")
     assert ReleaseManager(str(root), clock=clock).audit_user == "deployer"
     monkeypatch.setattr(rel.os, "getlogin", lambda: "alice")
@@ -1277,7 +1281,7 @@ def test_audit_user_defaults_to_the_login_user(monkeypatch, root, clock):
 
 
 def test_audit_user_falls_back_to_the_process_user(monkeypatch):
-    monkeypatch.setattr(rel.os, "getlogin", lambda: (_ for _ in ()).throw(OSError("no tty")))
+    monkeypatch.setattr(rel.os, "getlogin", _raise_no_tty)
     monkeypatch.delenv("SUDO_USER", raising=False)
     monkeypatch.setattr(rel.getpass, "getuser", lambda: "svc")
     assert rel.default_audit_user() == "svc"

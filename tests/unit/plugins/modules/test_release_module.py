@@ -175,7 +175,7 @@ def test_absent_and_marked_four_step(run, root):
 
 def test_lock_four_step_and_unlock(run, root):
     root.mkdir()
-    _, locked = four_step(run, root, state="locked", lock_owner="alice", lock_pid=os.getpid(), run_id="run-7")
+    locked = four_step(run, root, state="locked", lock_owner="alice", lock_pid=os.getpid(), run_id="run-7")[1]
     assert locked["lock"]["owner"] == "alice"
     assert locked["lock"]["pid"] == os.getpid()
     assert locked["lock"]["stale"] is False

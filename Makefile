@@ -1,0 +1,90 @@
+# Developer and CI entry points. `make test` is the one command CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        := $(CURDIR)/.venv
+BIN         := $(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/harness/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+SCENARIO    ?= default
+APT_NEEDS   := podman runc debootstrap netavark aardvark-dns
+
+.PHONY: help
+help:  ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/ansible: requirements/dev.txt
+	@test -x $(BIN)/python || python3 -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/dev.txt
+	@touch $@
+
+.PHONY: venv
+venv: $(BIN)/ansible  ## Create .venv with the pinned tools
+
+.PHONY: host-packages
+host-packages:  ## Install podman, runc and debootstrap when missing
+	@missing=$$(for p in $(APT_NEEDS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+.PHONY: images
+images: host-packages  ## Build (or reuse) the Debian 12 and 13 test-host images
+	harness/build-images.sh bookworm trixie
+
+.PHONY: lint
+lint: venv  ## yamllint, ansible-lint (production profile), ruff, role docs up to date
+	yamllint --strict .
+	ansible-lint --profile production
+	ruff check .
+	ruff format --check .
+	$(BIN)/python tools/role_docs.py --check
+	antsibull-changelog lint
+
+.PHONY: unit
+unit: venv  ## Unit tests with plain pytest
+	pytest -q tests/unit
+
+.PHONY: sanity
+sanity: venv  ## ansible-test sanity and units from a built collection tree
+	tools/ansible-test.sh sanity
+	tools/ansible-test.sh units
+
+.PHONY: galaxy
+galaxy: venv  ## Build the tarball, install it into a temporary path, check what shipped
+	tools/galaxy-install-test.sh
+
+.PHONY: molecule
+molecule: venv images  ## One scenario: make molecule SCENARIO=fleet
+	molecule test -s $(SCENARIO)
+
+.PHONY: molecule-all
+molecule-all: venv images
+	@for s in $(SCENARIOS); do echo "== molecule scenario $$s"; molecule test -s $$s || exit 1; done
+
+.PHONY: test
+test: lint unit sanity galaxy molecule-all  ## Every gate and every Molecule scenario (what CI runs)
+
+.PHONY: docs
+docs: venv  ## Regenerate the variable tables in roles/*/README.md
+	$(BIN)/python tools/role_docs.py
+
+.PHONY: demo
+demo: venv images  ## Bring up the sandbox and run site.yml against it
+	tools/sandbox.sh up
+	ansible-playbook site.yml -i inventories/sandbox
+	tools/sandbox.sh info
+
+.PHONY: demo-down
+demo-down:  ## Remove the sandbox containers and network
+	tools/sandbox.sh down
+
+.PHONY: lock
+lock: venv  ## Re-pin requirements/dev.txt from requirements/dev.in
+	$(BIN)/uv pip compile -q --python-version 3.11 requirements/dev.in -o requirements/dev.txt
+
+.PHONY: clean
+clean:  ## Remove build output (keeps .venv and images)
+	rm -rf build .cache tests/output *.tar.gz

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The `sandbox` inventory's hosts: a proxy, two app hosts and a monitoring host as podman containers
+# running systemd on one network. The proxy's HTTP and HTTPS ports are published on 127.0.0.1 only.
+# usage: tools/sandbox.sh up|down|info
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/harness/containers.conf}
+network=pyops-sandbox
+http_port=${PYOPS_SANDBOX_HTTP_PORT:-8080}
+https_port=${PYOPS_SANDBOX_HTTPS_PORT:-8443}
+# name image [podman args...]
+hosts=(
+    "pyops-sandbox-proxy debian12 --publish 127.0.0.1:$http_port:80 --publish 127.0.0.1:$https_port:443"
+    "pyops-sandbox-app1 debian12"
+    "pyops-sandbox-app2 debian13"
+    "pyops-sandbox-monitor debian12"
+)
+
+up() {
+    podman network exists "$network" || podman network create "$network" >/dev/null
+    local line name image
+    for line in "${hosts[@]}"; do
+        read -r name image args <<<"$line"
+        if podman container exists "$name"; then
+            podman start "$name" >/dev/null
+            continue
+        fi
+        # shellcheck disable=SC2086  # args holds several options on purpose
+        podman run -d --name "$name" --hostname "$name" --network "$network" --systemd=always \
+            $args "localhost/pyops-testhost:$image" /sbin/init >/dev/null
+        echo "sandbox: started $name ($image)"
+    done
+    for line in "${hosts[@]}"; do
+        read -r name _ <<<"$line"
+        # systemd inside must be up before Ansible starts installing services.
+        for _ in $(seq 60); do
+            state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
+            case $state in running|degraded) break ;; esac
+            sleep 1
+        done
+    done
+}
+
+down() {
+    local line name
+    for line in "${hosts[@]}"; do
+        read -r name _ <<<"$line"
+        podman rm -f "$name" >/dev/null 2>&1 && echo "sandbox: removed $name" || true
+    done
+    podman network exists "$network" && podman network rm "$network" >/dev/null || true
+}
+
+info() {
+    cat <<EOT
+
+The sandbox is up: $(podman ps --filter name=pyops-sandbox --format '{{.Names}}' | paste -sd' ').
+  https://127.0.0.1:$https_port/  (the proxy; it serves the app once the reverse_proxy role has landed)
+Next:
+  ansible-playbook site.yml -i inventories/sandbox          # converge again: reports changed=0
+  ansible -i inventories/sandbox all -m ansible.builtin.ping
+  make demo-down                                            # remove it all
+EOT
+}
+
+case ${1:-} in
+    up) up ;;
+    down) down ;;
+    info) info ;;
+    *) echo "usage: $0 up|down|info" >&2; exit 2 ;;
+esac
