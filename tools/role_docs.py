@@ -46,7 +46,8 @@ def render(spec):
         lines += [f"### Entry point `{entry}`", "", cell(data.get("short_description", "")), ""]
         lines += ["| Variable | Type | Default | Description |", "| --- | --- | --- | --- |"]
         for name, option in sorted(data.get("options", {}).items()):
-            lines.append(f"| `{name}` | {type_of(option)} | {default_of(option)} | {cell(option.get('description', ''))} |")
+            description = cell(option.get("description", ""))
+            lines.append(f"| `{name}` | {type_of(option)} | {default_of(option)} | {description} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
