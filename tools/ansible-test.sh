@@ -9,13 +9,13 @@ cp -r "$root/tests" "$tree/tests"
 
 # ansible-test bootstraps pip in its per-test virtualenvs from a script it downloads from a host the
 # test machines cannot reach; the shim does the same with ensurepip + PyPI.
-pip_version=$(python -c 'from ansible_test._internal.python_requirements import get_venv_packages as g
-from ansible_test._internal.config import *  # noqa
-import inspect, re; print(re.search(r"pip=.([0-9.]+)", inspect.getsource(g)).group(1))')
+py=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+pip_version=$(python -c "from types import SimpleNamespace
+from ansible_test._internal.python_requirements import get_venv_packages
+print(get_venv_packages(SimpleNamespace(version='$py'))['pip'])")
 install -D -m 0644 "$root/tools/get-pip-shim.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 cd "$tree"
 command=$1; shift
-py=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 case $command in
     sanity) ansible-test sanity --local --python "$py" --requirements --color no "$@" ;;
     units)  ansible-test units --local --python "$py" --requirements --color no "$@" ;;
