@@ -6,10 +6,8 @@
 # usage: tools/collection-tree.sh   (prints the tree's path)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build
-version=$(awk '/^version:/ {print $2}' "$root/galaxy.yml")
 tree=${PYOPS_TREE:-${TMPDIR:-/tmp}/pyops-deploy-tree}
 rm -rf "$tree" && mkdir -p "$tree/ansible_collections/pyops/deploy"
-ansible-galaxy collection build --force --output-path "$build" "$root" >/dev/null
-tar -xzf "$build/pyops-deploy-$version.tar.gz" -C "$tree/ansible_collections/pyops/deploy"
+tarball=$("$root/tools/build-collection.sh" "$root/build")
+tar -xzf "$tarball" -C "$tree/ansible_collections/pyops/deploy"
 echo "$tree/ansible_collections/pyops/deploy"
