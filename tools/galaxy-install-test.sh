@@ -6,10 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-version=$(awk '/^version:/ {print $2}' "$root/galaxy.yml")
-
-ansible-galaxy collection build --force --output-path "$work" "$root" >/dev/null
-tarball=$work/pyops-deploy-$version.tar.gz
+tarball=$("$root/tools/build-collection.sh" "$work")
+version=$(basename "$tarball" .tar.gz | sed 's/^pyops-deploy-//')
 # Away from the checkout, whose ansible.cfg and collections/ link already provide pyops.deploy.
 cd "$work"
 unset ANSIBLE_CONFIG
@@ -22,7 +20,8 @@ for must in MANIFEST.json meta/runtime.yml site.yml playbooks/site.yml roles/pyt
             plugins/modules/release.py plugins/module_utils/_release.py; do
     [ -e "$installed/$must" ] || fail "$must is missing from the installed collection"
 done
-for mustnot in tests molecule inventories harness examples collections .venv .ci Makefile; do
+for mustnot in tests molecule inventories harness examples collections .venv .ci .ruff_cache .pytest_cache \
+               Makefile ansible.cfg pyproject.toml; do
     [ ! -e "$installed/$mustnot" ] || fail "$mustnot shipped in the tarball (galaxy.yml build_ignore)"
 done
 
