@@ -3,7 +3,6 @@
 import os
 import time
 
-import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
 
@@ -16,10 +15,7 @@ SSH = (
     "ssh -i /root/.ssh/id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=no "
     "-o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 {options} {user}@{target} {command}"
 )
-PROBE = (
-    "python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)' "
-    "{} {}"
-)
+PROBE = "python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)' {} {}"
 # OpenSSH 9.8+ answers this while a source address serves a penalty (PerSourcePenalties) for the
 # unauthenticated connections the scanners and the refused logins make.
 PENALTY = "Not allowed at this time"
@@ -41,24 +37,3 @@ def ssh(target, user="pyops-admin", options="", command="true"):
 
 def reachable(source, target, port):
     return on(source).run(PROBE.format(target, port)).rc == 0
-
-
-@pytest.fixture
-def listener():
-    """Start a throwaway TCP server on a host and port; stopped after the test."""
-    started = []
-
-    def start(name, port):
-        host = on(name)
-        unit = f"pyops-probe-{port}"
-        host.check_output(f"systemd-run --unit={unit} --collect python3 -m http.server {port}")
-        started.append((host, unit))
-        for _ in range(50):
-            if host.socket(f"tcp://0.0.0.0:{port}").is_listening:
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"probe server on {name}:{port} did not start")
-
-    yield start
-    for host, unit in started:
-        host.run(f"systemctl stop {unit}")

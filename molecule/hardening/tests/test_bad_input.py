@@ -16,7 +16,18 @@ SCENARIO = Path(__file__).resolve().parent.parent
 PROJECT = SCENARIO.parent.parent
 ONLY = {
     f"hardening_{part}_enabled": False
-    for part in ("ssh", "firewall", "sysctl", "system", "accounts", "auditd", "fail2ban", "upgrades", "journald", "timesync")
+    for part in (
+        "ssh",
+        "firewall",
+        "sysctl",
+        "system",
+        "accounts",
+        "auditd",
+        "fail2ban",
+        "upgrades",
+        "journald",
+        "timesync",
+    )
 }
 OVER_SSH = {
     "ansible_connection": "ansible.builtin.ssh",
@@ -33,7 +44,14 @@ def run_role(target, part, values, over_ssh=False):
         extra.update(OVER_SSH, ansible_host=address)
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(PROJECT / "collections"), "ANSIBLE_FORCE_COLOR": "false"}
     return subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO / "bad_input.yml"), "-e", json.dumps(extra)],
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(SCENARIO / "bad_input.yml"),
+            "-e",
+            json.dumps(extra),
+        ],
         capture_output=True,
         text=True,
         env=env,

@@ -1,7 +1,7 @@
 """The nftables rules seen from the network: only what the inventory groups allow answers."""
 
 import pytest
-from probes import APP, AUDITOR, HARDENED, PROXY, listener, on, reachable  # noqa: F401 (fixture)
+from probes import APP, AUDITOR, HARDENED, PROXY, on, reachable
 
 
 @pytest.mark.parametrize("target", HARDENED)
