@@ -82,6 +82,17 @@ def test_bad_value_fails_and_changes_nothing(part, values, expected):
     assert ssh(PROXY).rc == 0
 
 
+def test_firewall_that_would_shut_out_the_connected_admin_is_refused():
+    before = checksums(APP, "/etc/nftables.d/pyops_filter.nft")
+    result = run_role(
+        APP, "firewall", {"hardening_firewall_ssh_sources": ["192.0.2.0/24", "2001:db8::/32"]}, over_ssh=True
+    )
+    assert result.returncode != 0
+    assert "Refusing to load the firewall: this run connects over SSH from" in result.stdout + result.stderr
+    assert checksums(APP, "/etc/nftables.d/pyops_filter.nft") == before
+    assert ssh(APP).rc == 0
+
+
 def test_config_that_would_lock_out_the_connected_admin_is_refused():
     before = checksums(APP, "/etc/ssh/sshd_config")
     result = run_role(APP, "ssh", {"hardening_ssh_allow_groups": ["wheel"]}, over_ssh=True)
