@@ -2,34 +2,21 @@
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-PROBE = "/usr/local/bin/http_probe.py"
 UNITS = ["flask.service", "fastapi.service", "flask-worker.service", "flask-heartbeat.service"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def probe(host):
-    source = (Path(__file__).parent / "http_probe.py").read_text()
-    host.run_expect([0], f"cat > {PROBE} <<'PYEOF'\n{source}\nPYEOF\nchmod 0755 {PROBE}")
-
-
-def fetch(host, address, path="/healthz", seconds=0):
-    result = host.run_expect([0], f"python3 {PROBE} {address} {path} {seconds}")
-    return json.loads(result.stdout)
-
-
-def test_wsgi_app_answers_on_unix_socket_and_port(host):
+def test_wsgi_app_answers_on_unix_socket_and_port(host, http_probe):
     for address in ("/run/flask.sock", "127.0.0.1:8001"):
-        reply = fetch(host, address)
+        reply = http_probe(host, address)
         assert reply["failed"] == 0, reply
         assert json.loads(reply["body"])["release"] == "r1"
 
 
-def test_asgi_app_answers_through_uvicorn_workers(host):
-    reply = fetch(host, "127.0.0.1:8002")
+def test_asgi_app_answers_through_uvicorn_workers(host, http_probe):
+    reply = http_probe(host, "127.0.0.1:8002")
     assert reply["failed"] == 0, reply
     assert json.loads(reply["body"])["release"] == "r1"
     assert "uvicorn_worker.UvicornWorker" in host.file("/etc/fastapi/gunicorn.conf.py").content_string
@@ -73,8 +60,9 @@ def test_background_worker_and_timer_run(host):
     host.run_expect([0], wait)
 
 
-def test_restarts_under_load_fail_no_request(host):
-    host.run_expect([0], f"python3 {PROBE} /run/flask.sock /healthz 12 > /tmp/load.json 2>&1 &")
+def test_restarts_under_load_fail_no_request(host, http_probe):
+    http_probe(host, "/run/flask.sock")
+    host.run_expect([0], f"python3 {http_probe.path} /run/flask.sock /healthz 12 > /tmp/load.json 2>&1 &")
     for _ in range(3):
         host.run_expect([0], "sleep 2; systemctl restart flask.service")
     host.run_expect([0], "sleep 5; for i in $(seq 30); do test -s /tmp/load.json && exit 0; sleep 1; done; exit 1")
@@ -83,10 +71,10 @@ def test_restarts_under_load_fail_no_request(host):
     assert reply["failed"] == 0, reply
 
 
-def test_candidate_unit_runs_a_release_on_a_private_socket(host):
+def test_candidate_unit_runs_a_release_on_a_private_socket(host, http_probe):
     host.run_expect([0], "systemctl start flask-candidate@r1.service")
     try:
-        reply = fetch(host, "/run/flask-candidate-r1/app.sock")
+        reply = http_probe(host, "/run/flask-candidate-r1/app.sock")
         assert json.loads(reply["body"])["release"] == "r1"
     finally:
         host.run_expect([0], "systemctl stop flask-candidate@r1.service")
