@@ -11,6 +11,15 @@ APP_HOSTS = sorted(INVENTORY.get_hosts("appservers"))
 MONITOR = "pyops-monitoring-mon"
 PKI = "/etc/nagios4/pyops"
 CHECK_NRPE = f"/usr/lib/nagios/plugins/check_nrpe -A {PKI}/ca.pem -C {PKI}/client.pem -K {PKI}/client.key"
+# Each Zabbix item of the sample app, and what its value must satisfy while the app runs.
+ITEM_CHECKS = {
+    "agent.ping": lambda v: v == "1",
+    "pyops.app.health[sample]": lambda v: v == "1",
+    "pyops.app.latency[sample]": lambda v: 0 < float(v) < 3,
+    "pyops.app.workers[sample]": lambda v: int(v) >= 1,
+    "pyops.unit.active[sample.service]": lambda v: v == "1",
+    "pyops.app.tls_days[sample]": lambda v: 88 < float(v) <= 90,
+}
 HEALTH_PROBE = "python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz')\""
 
 

@@ -3,16 +3,8 @@
 import json
 
 import pytest
-from monitoring_helpers import APP_HOSTS, podman_host, zabbix_get
+from monitoring_helpers import APP_HOSTS, ITEM_CHECKS, podman_host, zabbix_get
 
-ITEMS = {
-    "agent.ping": lambda v: v == "1",
-    "pyops.app.health[sample]": lambda v: v == "1",
-    "pyops.app.latency[sample]": lambda v: 0 < float(v) < 3,
-    "pyops.app.workers[sample]": lambda v: int(v) >= 1,
-    "pyops.unit.active[sample.service]": lambda v: v == "1",
-    "pyops.app.tls_days[sample]": lambda v: 88 < float(v) <= 90,
-}
 DISCOVERY = {
     "health": [{"{#APP}": "sample"}],
     "workers": [{"{#APP}": "sample", "{#WORKERS_MIN}": "1"}],
@@ -21,12 +13,12 @@ DISCOVERY = {
 }
 
 
-@pytest.mark.parametrize("key", ITEMS)
+@pytest.mark.parametrize("key", ITEM_CHECKS)
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_item_is_read_with_the_psk(mon, psk_files, name, key):
     result = zabbix_get(mon, name, key, psk_files[name])
     assert result.rc == 0, result.stderr
-    assert ITEMS[key](result.stdout.strip()), result.stdout
+    assert ITEM_CHECKS[key](result.stdout.strip()), result.stdout
 
 
 @pytest.mark.parametrize("kind", DISCOVERY)

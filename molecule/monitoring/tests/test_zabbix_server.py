@@ -11,19 +11,11 @@ import os
 from pathlib import Path
 
 import pytest
-from monitoring_helpers import APP_HOSTS, podman_host, wait_for
+from monitoring_helpers import APP_HOSTS, ITEM_CHECKS, podman_host, wait_for
 
 TEMPLATE = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles/zabbix_agent/files/pyops_app_template.yaml"
 NAME = "pyops.deploy app"
 CREATE = {"createMissing": True, "updateExisting": True}
-EXPECTED = {
-    "agent.ping": lambda v: v == "1",
-    "pyops.app.health[sample]": lambda v: v == "1",
-    "pyops.app.latency[sample]": lambda v: 0 < float(v) < 3,
-    "pyops.app.workers[sample]": lambda v: int(v) >= 1,
-    "pyops.unit.active[sample.service]": lambda v: v == "1",
-    "pyops.app.tls_days[sample]": lambda v: 88 < float(v) <= 90,
-}
 
 
 def api(mon, method, params):
@@ -81,7 +73,7 @@ def host_ids(mon, template_id):
         pending = [item for hostid in ids.values() for item in items(mon, hostid).values() if item["lastclock"] == "0"]
         counts = [len(items(mon, hostid)) for hostid in ids.values()]
         check_now(mon, [item["itemid"] for item in pending] or [rule["itemid"] for rule in rules if min(counts) < 6])
-        return not pending and min(counts) == len(EXPECTED)
+        return not pending and min(counts) == len(ITEM_CHECKS)
 
     assert wait_for(all_polled, timeout=180, interval=5), {name: items(mon, hostid) for name, hostid in ids.items()}
     return ids
@@ -97,8 +89,8 @@ def test_template_imports(mon, template_id):
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_server_reads_every_item_over_psk(mon, host_ids, name):
     values = {key: item["lastvalue"] for key, item in items(mon, host_ids[name]).items()}
-    assert set(values) == set(EXPECTED)
-    assert all(EXPECTED[key](value) for key, value in values.items()), values
+    assert set(values) == set(ITEM_CHECKS)
+    assert all(ITEM_CHECKS[key](value) for key, value in values.items()), values
     assert set(triggers(mon, host_ids[name]).values()) == {"0"}
 
 
