@@ -1,9 +1,8 @@
-#!/usr/bin/python3
 """Values for the pyops.deploy Zabbix items, for the apps listed in the role's JSON file.
 
-Usage: pyops-app-probe discovery health|workers|units|tls
-       pyops-app-probe health|latency|workers|tls_days APP
-       pyops-app-probe unit UNIT
+Usage: python3 pyops_app_probe.py discovery health|workers|units|tls
+       python3 pyops_app_probe.py health|latency|workers|tls_days APP
+       python3 pyops_app_probe.py unit UNIT
 Only names found in the file are probed; anything else prints ZBX_NOTSUPPORTED-style errors on
 stderr and exits non-zero, which the agent reports as an unsupported item.
 """
