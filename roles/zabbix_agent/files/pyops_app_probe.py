@@ -97,7 +97,8 @@ def unit_active(config, unit):
     known = {u for app in config["apps"] for u in app.get("units", [])}
     if unit not in known:
         raise SystemExit(f"unknown unit {unit!r}")
-    state = subprocess.run(["systemctl", "is-active", "--", unit], capture_output=True, text=True).stdout
+    # is-active exits non-zero for every state but active: the printed state is what counts.
+    state = subprocess.run(["systemctl", "is-active", "--", unit], capture_output=True, text=True, check=False).stdout
     return 1 if state.strip() == "active" else 0
 
 
