@@ -6,6 +6,10 @@ know containers.podman.podman, so such hosts are handed to its podman backend (`
 same transport the connection plugin uses.
 """
 
+import json
+from pathlib import Path
+
+import pytest
 import testinfra
 from testinfra.utils import ansible_runner
 
@@ -21,3 +25,23 @@ def _get_ansible_host(config, inventory, host, **kwargs):
 
 
 ansible_runner.get_ansible_host = _get_ansible_host
+
+
+_PROBE = Path(__file__).with_name("http_probe.py")
+_PROBE_ON_HOST = "/usr/local/bin/pyops-http-probe"
+
+
+@pytest.fixture(scope="module")
+def http_probe():
+    """Returns probe(host, target, path="/healthz", seconds=0) -> the probe's JSON report as a dict."""
+    installed = set()
+
+    def probe(host, target, path="/healthz", seconds=0):
+        if host.backend.get_hostname() not in installed:
+            script = f"cat > {_PROBE_ON_HOST} <<'PYEOF'\n{_PROBE.read_text()}\nPYEOF\nchmod 0755 {_PROBE_ON_HOST}"
+            host.run_expect([0], script)
+            installed.add(host.backend.get_hostname())
+        return json.loads(host.run_expect([0], f"python3 {_PROBE_ON_HOST} {target} {path} {seconds}").stdout)
+
+    probe.path = _PROBE_ON_HOST
+    return probe
