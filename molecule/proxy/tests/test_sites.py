@@ -1,6 +1,7 @@
 """The samples served through nginx (Debian 12 and 13) and Apache, as a browser would reach them."""
 
 import json
+import re
 
 import pytest
 from conftest import LOCAL_APPS, NGINX, PROXIES
@@ -13,7 +14,6 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 STATIC_CSS = "https://shop.test/static/only-on-proxy.css"
-
 
 
 def assert_security_headers(reply):
@@ -81,9 +81,11 @@ def test_security_headers_on_proxied_static_and_error_responses(proxy, fetch):
 
 
 @pytest.mark.parametrize("proxy", PROXIES)
-def test_server_version_is_not_disclosed(proxy, fetch):
-    server = fetch(proxy, "https://shop.test/no-such-page").header("server") or ""
-    assert server.lower() in ("nginx", "apache"), server
+def test_no_version_is_disclosed(proxy, fetch):
+    # Apache passes the app's Server header through (gunicorn sends no version either).
+    for url in ("https://shop.test/no-such-page", STATIC_CSS):
+        server = fetch(proxy, url).header("server") or ""
+        assert server and not re.search(r"[0-9]", server), server
 
 
 @pytest.mark.parametrize("proxy", PROXIES)
