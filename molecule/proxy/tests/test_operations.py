@@ -1,0 +1,106 @@
+"""What operators and the deploy flow do to a running proxy: maintenance, drain, changes, bad values.
+
+Each test leaves the proxies as converge left them.
+"""
+
+import json
+
+import testinfra
+from conftest import PROXIES
+
+PROXIES_PLAY = "molecule/proxy/proxies.yml"
+DRAIN = "molecule/proxy/drain.yml"
+MAINTENANCE = "playbooks/maintenance.yml"
+LIVE_VHOST = {
+    "nginx": "/etc/nginx/pyops/vhost-shop.conf",
+    "apache": "/etc/apache2/pyops/vhost-shop.conf",
+}
+MAIN_PID = {"nginx": "/run/nginx.pid", "apache": "/run/apache2/apache2.pid"}
+
+
+def server_of(name):
+    return "apache" if "apache" in name else "nginx"
+
+
+def served_hosts(fetch, proxy, requests=10):
+    hosts = set()
+    for _ in range(requests):
+        reply = fetch(proxy, "https://shop.test/healthz")
+        assert reply.status == 200, reply
+        hosts.add(json.loads(reply.body)["host"])
+    return hosts
+
+
+def assert_ran(result, changed=None):
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    if changed is not None:
+        recaps = [line for line in result.stdout.splitlines() if "changed=" in line and "ok=" in line]
+        assert recaps and all(("changed=0" in line) != changed for line in recaps), recaps
+
+
+def test_maintenance_page_on_and_off_without_reload(ansible_playbook, fetch):
+    pids = {p: testinfra.get_host("podman://" + p).file(MAIN_PID[server_of(p)]).content_string for p in PROXIES}
+    on = ["-e", "reverse_proxy_maintenance_site=shop", "-e", "reverse_proxy_maintenance=true"]
+    assert_ran(ansible_playbook(MAINTENANCE, *on), changed=True)
+    try:
+        for proxy in PROXIES:
+            reply = fetch(proxy, "https://shop.test/healthz")
+            assert reply.status == 503, (proxy, reply)
+            assert "Down for maintenance" in reply.body
+            assert reply.header("retry-after") == "120"
+            assert reply.header("strict-transport-security"), reply.headers
+            # Other sites on the proxy keep serving.
+            assert fetch(proxy, "https://api.test/healthz").status == 200
+    finally:
+        off = ["-e", "reverse_proxy_maintenance_site=shop", "-e", "reverse_proxy_maintenance=false"]
+        assert_ran(ansible_playbook(MAINTENANCE, *off), changed=True)
+    for proxy in PROXIES:
+        assert fetch(proxy, "https://shop.test/healthz").status == 200
+        host = testinfra.get_host("podman://" + proxy)
+        assert host.file(MAIN_PID[server_of(proxy)]).content_string == pids[proxy]
+
+
+def test_drained_host_gets_no_requests_and_a_main_run_keeps_it_drained(ansible_playbook, fetch):
+    assert_ran(ansible_playbook(DRAIN, "-e", '{"drain": ["pyops-proxy-app1"]}'), changed=True)
+    try:
+        for proxy in PROXIES:
+            assert served_hosts(fetch, proxy) == {"pyops-proxy-app2"}, proxy
+        # A run of the main entry point in the middle of a deploy must not put app1 back.
+        assert_ran(ansible_playbook(PROXIES_PLAY), changed=False)
+        for proxy in PROXIES:
+            assert served_hosts(fetch, proxy) == {"pyops-proxy-app2"}, proxy
+    finally:
+        assert_ran(ansible_playbook(DRAIN, "-e", '{"drain": []}'), changed=True)
+    for proxy in PROXIES:
+        assert served_hosts(fetch, proxy) == {"pyops-proxy-app1", "pyops-proxy-app2"}, proxy
+
+
+def test_a_change_is_applied_by_reload_and_a_bad_one_never_goes_live(ansible_playbook, fetch):
+    hosts = {p: testinfra.get_host("podman://" + p) for p in PROXIES}
+    pids = {p: h.file(MAIN_PID[server_of(p)]).content_string for p, h in hosts.items()}
+    marked = ["-e", "shop_extra_config='# pyops test marker'"]
+    bad = {"nginx": "no_such_directive on;", "apache": "NoSuchDirective On"}
+    try:
+        assert_ran(ansible_playbook(PROXIES_PLAY, *marked), changed=True)
+        for proxy, host in hosts.items():
+            assert "# pyops test marker" in host.file(LIVE_VHOST[server_of(proxy)]).content_string
+            assert host.file(MAIN_PID[server_of(proxy)]).content_string == pids[proxy], "restarted, not reloaded"
+            assert fetch(proxy, "https://shop.test/healthz").status == 200
+
+        for server, limit in (("nginx", "proxies:!pyops-proxy-apache12"), ("apache", "pyops-proxy-apache12")):
+            result = ansible_playbook(
+                PROXIES_PLAY, "--limit", limit, "-e", json.dumps({"shop_extra_config": bad[server]})
+            )
+            assert result.returncode != 0, result.stdout[-2000:]
+            assert "Test the staged configuration" in result.stdout
+        for proxy, host in hosts.items():
+            live = host.file(LIVE_VHOST[server_of(proxy)]).content_string
+            assert "# pyops test marker" in live and bad[server_of(proxy)] not in live
+            assert fetch(proxy, "https://shop.test/healthz").status == 200
+
+        # The drain entry point starts from the live tree, so the refused change does not block it.
+        assert_ran(ansible_playbook(DRAIN, "-e", '{"drain": []}'))
+    finally:
+        assert_ran(ansible_playbook(PROXIES_PLAY), changed=True)
+    for proxy, host in hosts.items():
+        assert "# pyops test marker" not in host.file(LIVE_VHOST[server_of(proxy)]).content_string
