@@ -67,6 +67,10 @@ molecule-all: venv images
 .PHONY: test
 test: lint unit sanity galaxy molecule-all  ## Every gate and every Molecule scenario (what CI runs)
 
+.PHONY: bench-virtualenv
+bench-virtualenv: venv images  ## Time pip vs uv (cold, warm, wheelhouse) building the Flask sample's venv
+	benchmarks/virtualenv_bench/run.sh
+
 .PHONY: docs
 docs: venv  ## Regenerate the variable tables in roles/*/README.md
 	$(BIN)/python tools/role_docs.py

@@ -7,6 +7,8 @@ same transport the connection plugin uses.
 """
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,31 @@ def http_probe():
 
     probe.path = _PROBE_ON_HOST
     return probe
+
+
+@pytest.fixture(scope="session")
+def ansible_playbook():
+    """Returns run(playbook, *args) -> CompletedProcess of ansible-playbook against the scenario's hosts.
+
+    `playbook` is a path relative to the project (playbooks/x.yml, molecule/<s>/converge.yml), so
+    that tests run the same files an operator or molecule runs, with the same collection and config.
+    """
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(project / "collections"),
+        ANSIBLE_CONFIG=str(project / "ansible.cfg"),
+        ANSIBLE_FORCE_COLOR="false",
+    )
+    inventory = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+
+    def run(playbook, *args, timeout=900, wait=True):
+        """wait=False starts the run in its own session and returns the Popen (to kill it half-way)."""
+        argv = ["ansible-playbook", "-i", inventory, str(project / playbook), *args]
+        if not wait:
+            return subprocess.Popen(
+                argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return run
