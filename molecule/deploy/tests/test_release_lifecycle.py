@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -24,19 +23,6 @@ APPS = RUNNER.get_hosts("appservers")
 SITE = "https://localhost"
 
 testinfra_hosts = [PROXY]
-
-
-def playbook(name, *extra, wait=True):
-    """Runs playbooks/<name>.yml against the scenario's inventory, as an operator would."""
-    env = dict(
-        os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "collections"), ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg")
-    )
-    argv = ["ansible-playbook", "-i", str(Path(INVENTORY).parent), str(PROJECT / "playbooks" / f"{name}.yml"), *extra]
-    if not wait:
-        return subprocess.Popen(
-            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
 
 
 def variant(tmp_path_factory, name, patch):
@@ -71,19 +57,19 @@ def test_v1_is_served_by_both_app_hosts(host, http_probe):
     assert hosts == set(APPS)
 
 
-def test_same_release_again_changes_and_restarts_nothing(host):
+def test_same_release_again_changes_and_restarts_nothing(ansible_playbook, host):
     pids = {app: RUNNER.get_host(app).check_output("systemctl show -p MainPID --value sample") for app in APPS}
-    run = playbook("deploy")
+    run = ansible_playbook("playbooks/deploy.yml")
     assert run.returncode == 0, run.stdout[-3000:]
     assert set(recap_changed(run.stdout).values()) == {0}, run.stdout[-2000:]
     assert pids == {app: RUNNER.get_host(app).check_output("systemctl show -p MainPID --value sample") for app in APPS}
 
 
-def test_code_change_is_served_without_a_failed_request(host, http_probe, tmp_path_factory):
+def test_code_change_is_served_without_a_failed_request(ansible_playbook, host, http_probe, tmp_path_factory):
     v2 = variant(tmp_path_factory, "v2", "\nVERSION_MARK = 'v2'\n")
     http_probe(host, SITE)
     host.run_expect([0], f"python3 {http_probe.path} {SITE} /healthz 40 > /tmp/deploy-load.json 2>&1 &")
-    run = playbook("deploy", "-e", f"deploy_src_dir={v2}", "-e", "deploy_release=v2")
+    run = ansible_playbook("playbooks/deploy.yml", "-e", f"deploy_src_dir={v2}", "-e", "deploy_release=v2")
     assert run.returncode == 0, run.stdout[-3000:]
     host.run_expect([0], "for i in $(seq 60); do test -s /tmp/deploy-load.json && exit 0; sleep 1; done; exit 1")
     load = json.loads(host.file("/tmp/deploy-load.json").content_string)
@@ -98,9 +84,9 @@ def test_code_change_is_served_without_a_failed_request(host, http_probe, tmp_pa
         assert cwd == "/srv/sample/releases/v2"
 
 
-def test_release_that_cannot_import_never_takes_traffic(host, http_probe, tmp_path_factory):
+def test_release_that_cannot_import_never_takes_traffic(ansible_playbook, host, http_probe, tmp_path_factory):
     v3 = variant(tmp_path_factory, "v3", "\nraise RuntimeError('v3 is broken')\n")
-    run = playbook("deploy", "-e", f"deploy_src_dir={v3}", "-e", "deploy_release=v3")
+    run = ansible_playbook("playbooks/deploy.yml", "-e", f"deploy_src_dir={v3}", "-e", "deploy_release=v3")
     assert run.returncode != 0
     assert "failed its health check" in run.stdout
     assert "v3 is broken" in run.stdout
@@ -112,9 +98,9 @@ def test_release_that_cannot_import_never_takes_traffic(host, http_probe, tmp_pa
         assert not RUNNER.get_host(app).file("/srv/sample/.deploy.lock").exists
 
 
-def test_rollback_returns_to_the_previous_good_release(host, http_probe):
+def test_rollback_returns_to_the_previous_good_release(ansible_playbook, host, http_probe):
     started = time.monotonic()
-    run = playbook("rollback", "-e", "deploy_serial=100%")
+    run = ansible_playbook("playbooks/rollback.yml", "-e", "deploy_serial=100%")
     elapsed = time.monotonic() - started
     assert run.returncode == 0, run.stdout[-3000:]
     releases, _ = served(host, http_probe)
@@ -122,9 +108,11 @@ def test_rollback_returns_to_the_previous_good_release(host, http_probe):
     print(f"rollback of {len(APPS)} hosts: {elapsed:.1f} s wall time")
 
 
-def test_interrupted_deploy_leaves_the_site_serving_and_the_next_one_succeeds(host, http_probe, tmp_path_factory):
+def test_interrupted_deploy_leaves_the_site_serving_and_the_next_one_succeeds(
+    ansible_playbook, host, http_probe, tmp_path_factory
+):
     v4 = variant(tmp_path_factory, "v4", "\nVERSION_MARK = 'v4'\n")
-    run = playbook("deploy", "-e", f"deploy_src_dir={v4}", "-e", "deploy_release=v4", wait=False)
+    run = ansible_playbook("playbooks/deploy.yml", "-e", f"deploy_src_dir={v4}", "-e", "deploy_release=v4", wait=False)
     app = RUNNER.get_host(APPS[0])
     # Kill the run while it builds v4 on the first batch: after the release directory exists.
     for _ in range(120):
@@ -137,7 +125,7 @@ def test_interrupted_deploy_leaves_the_site_serving_and_the_next_one_succeeds(ho
     run.wait()
     releases, _ = served(host, http_probe)
     assert releases == {"v1"}
-    rerun = playbook("deploy", "-e", f"deploy_src_dir={v4}", "-e", "deploy_release=v4")
+    rerun = ansible_playbook("playbooks/deploy.yml", "-e", f"deploy_src_dir={v4}", "-e", "deploy_release=v4")
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     releases, hosts = served(host, http_probe)
     assert releases == {"v4"}

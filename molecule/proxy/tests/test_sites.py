@@ -15,7 +15,6 @@ SECURITY_HEADERS = {
 STATIC_CSS = "https://shop.test/static/only-on-proxy.css"
 
 
-
 def assert_security_headers(reply):
     assert reply.header("strict-transport-security") == "max-age=63072000", reply.headers
     for name, value in SECURITY_HEADERS.items():

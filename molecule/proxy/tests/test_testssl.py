@@ -15,9 +15,7 @@ FAILING = {"HIGH", "CRITICAL"}
 def test_testssl_finds_nothing_high_or_critical(proxy, tester):
     report = f"/tmp/testssl-{proxy}.json"
     tester.run(f"rm -f {report}")
-    run = tester.run(
-        f"testssl.sh --quiet --color 0 --warnings off --add-ca {CA} --jsonfile {report} {proxy}:443"
-    )
+    run = tester.run(f"testssl.sh --quiet --color 0 --warnings off --add-ca {CA} --jsonfile {report} {proxy}:443")
     findings = json.loads(tester.file(report).content_string)
     assert findings, run.stdout[-2000:]
     bad = [(f["id"], f["severity"], f["finding"]) for f in findings if f["severity"] in FAILING]
