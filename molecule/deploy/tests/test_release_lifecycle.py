@@ -77,11 +77,11 @@ def test_code_change_is_served_without_a_failed_request(ansible_playbook, host, 
     assert load["failed"] == 0, load
     releases, _ = served(host, http_probe)
     assert releases == {"v2"}
-    # The running processes import v2's code, not just read its RELEASE file.
+    # The running server is v2's venv (its interpreter path comes from v2's gunicorn script).
     for app in APPS:
         pid = RUNNER.get_host(app).check_output("systemctl show -p MainPID --value sample")
-        cwd = RUNNER.get_host(app).check_output(f"readlink /proc/{pid}/cwd")
-        assert cwd == "/srv/sample/releases/v2"
+        interpreter = RUNNER.get_host(app).file(f"/proc/{pid}/cmdline").content_string.split("\0")[0]
+        assert interpreter == "/srv/sample/releases/v2/venv/bin/python"
 
 
 def test_release_that_cannot_import_never_takes_traffic(ansible_playbook, host, http_probe, tmp_path_factory):
