@@ -1,0 +1,44 @@
+"""The nftables rules seen from the network: only what the inventory groups allow answers."""
+
+import pytest
+from probes import APP, AUDITOR, HARDENED, PROXY, on, reachable
+
+
+@pytest.mark.parametrize("target", HARDENED)
+def test_own_table_is_loaded_with_a_default_drop(target):
+    table = on(target).check_output("nft list table inet pyops_filter")
+    assert "hook input priority filter; policy drop;" in table
+
+
+@pytest.mark.parametrize("target", HARDENED)
+def test_other_tools_tables_survive(target):
+    assert "table inet other_tool" in on(target).check_output("nft list tables")
+
+
+@pytest.mark.parametrize("target", HARDENED)
+def test_ssh_answers_from_anywhere(target):
+    assert reachable(AUDITOR, target, 22)
+
+
+def test_app_port_answers_the_proxy_only(listener):
+    listener(APP, 8000)
+    assert reachable(PROXY, APP, 8000)
+    assert not reachable(AUDITOR, APP, 8000)
+
+
+def test_monitoring_port_answers_the_monitoring_server_only(listener):
+    listener(APP, 10050)
+    assert reachable(AUDITOR, APP, 10050)
+    assert not reachable(PROXY, APP, 10050)
+
+
+def test_web_ports_are_open_on_the_proxy_only(listener):
+    listener(PROXY, 80)
+    listener(APP, 80)
+    assert reachable(AUDITOR, PROXY, 80)
+    assert not reachable(AUDITOR, APP, 80)
+
+
+def test_unlisted_port_is_closed(listener):
+    listener(PROXY, 9999)
+    assert not reachable(AUDITOR, PROXY, 9999)
