@@ -1,0 +1,32 @@
+#!/bin/sh
+# pack.sh CACHE KIND SOURCE [GIT_REF]: pack a directory, copy an archive, or export a git ref into
+# CACHE/<sha256>.tar.gz and print the sha256. Same input, same bytes: names sorted, times, owners
+# and gzip headers fixed.
+set -eu
+cache=$1 kind=$2 source=$3 ref=${4:-HEAD}
+tmp=$(mktemp "$cache/.pack.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+case $kind in
+  dir)
+    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --exclude-vcs \
+        --exclude=__pycache__ --exclude='*.pyc' --exclude=.venv --exclude=venv \
+        -C "$source" -cf - . | gzip -n >"$tmp" ;;
+  archive)
+    cp "$source" "$tmp" ;;
+  git)
+    if [ -d "$source" ]; then
+      repo=$source
+    else
+      # A bare mirror per URL, fetched again on every run: the ref may have moved.
+      repo=$cache/git-$(printf '%s' "$source" | sha256sum | cut -c1-16)
+      [ -d "$repo" ] || git clone --quiet --bare "$source" "$repo"
+      git -C "$repo" fetch --quiet --force --tags origin '+refs/heads/*:refs/heads/*'
+    fi
+    git -C "$repo" archive --format=tar "$ref" | gzip -n >"$tmp" ;;
+  *)
+    echo "unknown source kind $kind" >&2; exit 2 ;;
+esac
+sum=$(sha256sum "$tmp" | cut -c1-64)
+mv "$tmp" "$cache/$sum.tar.gz"
+trap - EXIT
+echo "$sum"
