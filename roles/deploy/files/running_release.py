@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Prints the release directory a service runs, or nothing when that is not known to be `current`.
 
 The service resolves `<root>/current` when it starts (its WorkingDirectory and ExecStart go through
