@@ -72,9 +72,13 @@ def step(flow, name, path, *args, load=True):
             f" > /tmp/{label}.json 2>&1 &"
         )
         time.sleep(1)  # the clients are sending before the playbook starts
-    report["seconds"], report["changed"] = playbook(label, path, *args)
+    try:
+        report["seconds"], report["changed"] = playbook(label, path, *args)
+    finally:
+        if load:
+            proxy(f"touch {stop}", check=False)
     if load:
-        proxy(f"touch {stop}; for i in $(seq 60); do test -s /tmp/{label}.json && exit 0; sleep 0.5; done; exit 1")
+        proxy(f"for i in $(seq 60); do test -s /tmp/{label}.json && exit 0; sleep 0.5; done; exit 1")
         report["load"] = json.loads(proxy(f"cat /tmp/{label}.json").stdout)
     report["served"] = served()
     load_text = "no load (nothing served before)" if not load else json.dumps(report["load"])
