@@ -74,6 +74,10 @@ test: lint unit sanity galaxy molecule-all  ## Every gate and every Molecule sce
 bench-virtualenv: venv images  ## Time pip vs uv (cold, warm, wheelhouse) building the Flask sample's venv
 	benchmarks/virtualenv_bench/run.sh
 
+.PHONY: bench-deploy
+bench-deploy: venv images  ## Deploy, redeploy, no-change and rollback under load: pyops vs deploy_helper
+	benchmarks/deploy_bench/run.sh
+
 .PHONY: docs
 docs: venv  ## Regenerate the variable tables in roles/*/README.md
 	$(BIN)/python tools/role_docs.py

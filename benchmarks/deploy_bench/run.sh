@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Deploy benchmark: pyops.deploy against a deploy_helper + pip + `systemctl restart` baseline, on a
+# proxy and two app hosts of its own, with steady HTTPS load through the proxy during each step.
+# Not part of the test suite:
+#   make bench-deploy            (or: benchmarks/deploy_bench/run.sh)
+# PYOPS_BENCH_CLIENTS (default 4) load threads run on the proxy against https://localhost, so the
+# load never leaves the proxy's loopback; PYOPS_BENCH_KEEP=1 keeps the containers afterwards.
+# The containers are removed on exit, also when a step fails. The hosts compete for the same cores
+# as the load and Ansible, so the load average printed first and last matters when comparing runs.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+export PATH=$ROOT/.venv/bin:$PATH CONTAINERS_CONF=$ROOT/harness/containers.conf
+export ANSIBLE_CONFIG=$ROOT/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$ROOT/collections ANSIBLE_FORCE_COLOR=false
+# Per-task times in the logs bench.py keeps, to see where a slow step spends them.
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
+NETWORK=pyops-bench
+HOSTS=("pyops-bench-proxy debian12" "pyops-bench-app1 debian13" "pyops-bench-app2 debian12")
+
+down() {
+    local line name
+    for line in "${HOSTS[@]}"; do
+        read -r name _ <<<"$line"
+        podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+    done
+    podman network exists "$NETWORK" && podman network rm "$NETWORK" >/dev/null || true
+}
+
+# A run killed earlier may have left its containers behind.
+down
+[[ ${PYOPS_BENCH_KEEP:-} ]] || trap down EXIT
+trap 'exit 130' INT TERM
+podman network create "$NETWORK" >/dev/null
+for line in "${HOSTS[@]}"; do
+    read -r name image <<<"$line"
+    podman run -d --name "$name" --hostname "$name" --network "$NETWORK" --systemd=always \
+        "localhost/pyops-testhost:$image" /sbin/init >/dev/null
+done
+for line in "${HOSTS[@]}"; do
+    read -r name _ <<<"$line"
+    # systemd inside must be up before Ansible installs services.
+    for _ in $(seq 60); do
+        case $(podman exec "$name" systemctl is-system-running 2>/dev/null || true) in running | degraded) break ;; esac
+        sleep 1
+    done
+done
+
+python3 "$HERE/bench.py"
