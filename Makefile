@@ -10,7 +10,7 @@ export CONTAINERS_CONF := $(CURDIR)/harness/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 # Slowest first, so that the two job slots finish close together.
-SLOW_FIRST  := python_source proxy deploy hardening monitoring app_server runtime
+SLOW_FIRST  := proxy e2e python_source deploy hardening monitoring app_server runtime
 JOBS        ?= 2
 SCENARIO    ?= default
 APT_NEEDS   := podman runc debootstrap netavark aardvark-dns
@@ -47,8 +47,8 @@ lint: venv  ## yamllint, ansible-lint (production profile), ruff, role docs up t
 	antsibull-changelog lint
 
 .PHONY: unit
-unit: venv  ## Unit tests with plain pytest
-	pytest -q tests/unit
+unit: venv  ## Unit tests with plain pytest, and the example inventories checked
+	pytest -q tests/unit tests/inventories
 
 .PHONY: sanity
 sanity: venv  ## ansible-test sanity and units from a built collection tree
@@ -60,12 +60,16 @@ galaxy: venv  ## Build the tarball, install it into a temporary path, check what
 	tools/galaxy-install-test.sh
 
 .PHONY: molecule
-molecule: venv images  ## One scenario: make molecule SCENARIO=fleet
+molecule: venv images  ## One scenario: make molecule SCENARIO=proxy
 	molecule test -s $(SCENARIO)
 
 .PHONY: molecule-all
-molecule-all: venv images  ## Every scenario, JOBS (2) at a time; logs in build/molecule/
-	JOBS=$(JOBS) tools/molecule-all.sh $(filter $(SCENARIOS),$(SLOW_FIRST)) $(filter-out $(SLOW_FIRST),$(SCENARIOS))
+molecule-all: venv images  ## Every scenario and e2e, JOBS (2) at a time; logs in build/molecule/
+	JOBS=$(JOBS) tools/molecule-all.sh $(filter $(SCENARIOS) e2e,$(SLOW_FIRST)) $(filter-out $(SLOW_FIRST),$(SCENARIOS))
+
+.PHONY: e2e
+e2e: venv images  ## The sandbox through the galaxy tarball and ansible-runner, judged from outside
+	pytest -v tests/e2e
 
 .PHONY: test
 test: lint unit sanity galaxy molecule-all  ## Every gate and every Molecule scenario (what CI runs)

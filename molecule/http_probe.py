@@ -2,13 +2,14 @@
 
 usage: http_probe.py TARGET PATH [SECONDS]
 TARGET is a unix socket path (/run/app.sock), host:port, or a base URL (https://localhost).
-Sends GET PATH once, or back to back for SECONDS, and prints one JSON line: requests sent, failed
+Sends GET PATH once, or back to back for SECONDS (or until SIGTERM), and prints one JSON line: requests sent, failed
 (an error or a status other than 200), the first errors, latency percentiles, and the last body.
 TLS certificates are not verified: the hosts under test use self-signed ones.
 """
 
 import http.client
 import json
+import signal
 import socket
 import ssl
 import sys
@@ -54,6 +55,8 @@ def main():
     deadline = time.monotonic() + (float(sys.argv[3]) if len(sys.argv) > 3 else 0)
     latencies, errors = [], []
     failed, body = 0, ""
+    stopped = []
+    signal.signal(signal.SIGTERM, lambda *_: stopped.append(True))
     while True:
         start = time.monotonic()
         try:
@@ -65,7 +68,7 @@ def main():
             failed += 1
             errors.append(repr(exc))
         latencies.append(time.monotonic() - start)
-        if time.monotonic() >= deadline:
+        if stopped or time.monotonic() >= deadline:
             break
     latencies.sort()
 

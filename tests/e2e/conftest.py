@@ -1,0 +1,74 @@
+"""Fixtures of the end-to-end tests: the sandbox, an operator's project that installs the collection
+from its tarball as AWX would, and ways to run playbooks from it and look at the hosts.
+
+The test files are numbered: they run in that order and each builds on the state the one before left.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from sandbox_site import ROOT, RUN_TIMEOUT
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    subprocess.run([ROOT / "tools" / "sandbox.sh", "up"], check=True)
+    yield
+    if not os.environ.get("PYOPS_KEEP_SANDBOX"):
+        subprocess.run([ROOT / "tools" / "sandbox.sh", "down"], check=True)
+
+
+@pytest.fixture(scope="session")
+def awx_project(tmp_path_factory, sandbox):
+    """An ansible-runner private data dir: project/ (the operator's repo), inventory/, env/."""
+    data = tmp_path_factory.mktemp("runner")
+    project = data / "project"
+    (project / "collections").mkdir(parents=True)
+    tarball = subprocess.run(
+        [ROOT / "tools" / "build-collection.sh", str(data)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    (project / "collections" / "requirements.yml").write_text(
+        f"---\ncollections:\n  - name: {tarball}\n    type: file\n"
+    )
+    (project / "site.yml").write_text(
+        "---\n- name: The whole stack\n  ansible.builtin.import_playbook: pyops.deploy.site\n"
+    )
+    shutil.copytree(ROOT / "examples" / "flask_app", project / "app")
+    shutil.copytree(ROOT / "inventories" / "sandbox", data / "inventory")
+    # Only what the project installed: not the checkout's ansible.cfg or its collections/ link.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(project / "collections"), ANSIBLE_FORCE_COLOR="false")
+    # What an AWX project update does with collections/requirements.yml.
+    subprocess.run(
+        ["ansible-galaxy", "collection", "install", "-r", "collections/requirements.yml", "-p", "collections"],
+        cwd=project,
+        env=env,
+        check=True,
+    )
+    (data / "env").mkdir()
+    (data / "env" / "envvars").write_text(json.dumps({"ANSIBLE_COLLECTIONS_PATH": env["ANSIBLE_COLLECTIONS_PATH"]}))
+    (data / "env" / "extravars").write_text(json.dumps({"deploy_src_dir": str(project / "app")}))
+    return {"data": data, "project": project, "env": env}
+
+
+@pytest.fixture(scope="session")
+def run_playbook(awx_project):
+    """run(playbook, *args, wait=True): ansible-playbook from the operator's project, by FQCN.
+
+    wait=False starts it in its own session and returns the Popen, so that a test can kill it.
+    """
+
+    def run(playbook, *args, wait=True):
+        argv = ["ansible-playbook", "-i", str(awx_project["data"] / "inventory"), playbook]
+        argv += ["-e", f"deploy_src_dir={awx_project['project'] / 'app'}", *args]
+        options = {"cwd": awx_project["project"], "env": awx_project["env"]}
+        if not wait:
+            return subprocess.Popen(
+                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, **options
+            )
+        return subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT, **options)
+
+    return run

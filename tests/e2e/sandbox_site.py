@@ -1,0 +1,54 @@
+"""What the end-to-end tests share: the sandbox's hosts and addresses, and ways to look at them."""
+
+import json
+import os
+import ssl
+import urllib.request
+from pathlib import Path
+
+import testinfra
+
+ROOT = Path(__file__).resolve().parents[2]
+HTTPS = f"https://127.0.0.1:{os.environ.get('PYOPS_SANDBOX_HTTPS_PORT', '8443')}"
+HTTP = f"http://127.0.0.1:{os.environ.get('PYOPS_SANDBOX_HTTP_PORT', '8080')}"
+PROXY, APPS, MONITOR = "pyops-sandbox-proxy", ("pyops-sandbox-app1", "pyops-sandbox-app2"), "pyops-sandbox-monitor"
+RUN_TIMEOUT = 3600
+
+
+def podman_host(name):
+    return testinfra.get_host("podman://" + name)
+
+
+def recap_changed(output):
+    return {
+        line.split()[0]: int(line.split("changed=")[1].split()[0]) for line in output.splitlines() if "changed=" in line
+    }
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def get(url):
+    """(status, headers, body) of one GET through the published port, redirects not followed."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the sandbox's certificate is self-signed
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect)
+    try:
+        with opener.open(url, timeout=10) as reply:
+            return reply.status, dict(reply.headers), reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def served(requests=20):
+    """Releases and hosts that answered `requests` health checks through the proxy."""
+    seen = set()
+    for _ in range(requests):
+        status, _, body = get(HTTPS + "/healthz")
+        assert status == 200, body
+        reply = json.loads(body)
+        seen.add((reply["release"], reply["host"]))
+    return {release for release, _ in seen}, {host for _, host in seen}

@@ -1,0 +1,105 @@
+"""The whole stack through the doors operators use, against the sandbox (tools/sandbox.sh).
+
+An operator's own project, laid out as AWX checks it out, gets the collection from the built tarball
+through `collections/requirements.yml`; ansible-runner (AWX's engine) runs its site playbook, which
+imports `pyops.deploy.site`. Then the site is judged from outside: over HTTPS on the published port,
+by the monitoring host's check_nrpe and zabbix_get, and by the firewall. A second run, by FQCN with
+ansible-playbook, must change nothing.
+"""
+
+import subprocess
+
+from sandbox_site import APPS, HTTP, HTTPS, MONITOR, PROXY, ROOT, RUN_TIMEOUT, get, podman_host, recap_changed, served
+
+
+def test_the_collection_comes_from_the_projects_requirements(awx_project):
+    listed = subprocess.run(
+        ["ansible-galaxy", "collection", "list", "pyops.deploy"],
+        cwd=awx_project["project"],
+        env=awx_project["env"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert str(awx_project["project"] / "collections" / "ansible_collections") in listed
+    assert str(ROOT) not in listed
+
+
+def test_site_runs_under_ansible_runner(awx_project):
+    run = subprocess.run(
+        ["ansible-runner", "run", str(awx_project["data"]), "-p", "site.yml", "--ident", "site"],
+        env=awx_project["env"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    status = (awx_project["data"] / "artifacts" / "site" / "status").read_text()
+    assert run.returncode == 0 and status == "successful", run.stdout[-4000:]
+    assert set(recap_changed(run.stdout)) == {PROXY, *APPS, MONITOR}
+
+
+def test_the_app_is_served_over_https_by_both_app_hosts():
+    _, hosts = served()
+    assert hosts == set(APPS)
+    status, headers, body = get(HTTPS + "/healthz")
+    assert status == 200, body
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_plain_http_is_redirected_to_https():
+    status, headers, _ = get(HTTP + "/healthz")
+    assert status == 301
+    assert headers["Location"].startswith("https://")
+
+
+def test_app_ports_are_closed_to_all_but_the_proxy():
+    probe = "python3 -c 'import socket; socket.create_connection((\"{}\", 8000), timeout=3)'"
+    for app in APPS:
+        assert podman_host(PROXY).run(probe.format(app)).rc == 0
+        assert podman_host(MONITOR).run(probe.format(app)).rc != 0
+
+
+def test_nrpe_answers_the_monitoring_host():
+    monitor = podman_host(MONITOR)
+    for app in APPS:
+        check = monitor.run(f"/usr/lib/nagios/plugins/check_nrpe -H {app} -c check_sample_health")
+        assert check.rc == 0, check.stdout + check.stderr
+        assert check.stdout.startswith("HTTP OK")
+    proxy_check = monitor.run(f"/usr/lib/nagios/plugins/check_nrpe -H {PROXY} -c check_sample_proxy_tls")
+    assert proxy_check.rc == 0, proxy_check.stdout + proxy_check.stderr
+    # The objects the monitoring play wrote are a configuration Nagios accepts.
+    assert monitor.run("nagios4 -v /etc/nagios4/nagios.cfg").rc == 0
+
+
+def test_zabbix_agents_answer_the_monitoring_host_with_their_psk():
+    monitor = podman_host(MONITOR)
+    for app in APPS:
+        psk = podman_host(app).check_output("cat /etc/zabbix/pyops.psk")
+        monitor.run_expect([0], f"install -m 0600 /dev/null /tmp/{app}.psk && echo {psk} > /tmp/{app}.psk")
+        value = monitor.check_output(
+            f"zabbix_get -s {app} -k 'pyops.app.health[sample]' --tls-connect psk "
+            f"--tls-psk-identity {app} --tls-psk-file /tmp/{app}.psk"
+        )
+        assert value == "1"
+
+
+def main_pids():
+    return {app: podman_host(app).check_output("systemctl show -p MainPID --value sample") for app in APPS}
+
+
+def test_second_run_by_fqcn_changes_and_restarts_nothing(run_playbook):
+    pids = main_pids()
+    run = run_playbook("pyops.deploy.site")
+    assert run.returncode == 0, run.stdout[-4000:]
+    changed = recap_changed(run.stdout)
+    assert set(changed) == {PROXY, *APPS, MONITOR}
+    assert set(changed.values()) == {0}, run.stdout[-4000:]
+    assert main_pids() == pids
+
+
+def test_status_shows_each_app_server(run_playbook):
+    run = run_playbook("pyops.deploy.status")
+    assert run.returncode == 0, run.stdout[-4000:]
+    for app in APPS:
+        row = next(line for line in run.stdout.splitlines() if line.strip().lstrip('-" ').startswith(app))
+        assert "good" in row and "active/running" in row, row
