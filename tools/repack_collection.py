@@ -18,10 +18,22 @@ from pathlib import Path
 import yaml
 
 # MANIFEST.json's collection_info keys that galaxy.yml accepts with the same meaning.
-GALAXY_KEYS = (
-    "namespace name version readme authors description license license_file tags dependencies "
-    "repository documentation homepage issues"
-).split()
+GALAXY_KEYS = [
+    "namespace",
+    "name",
+    "version",
+    "readme",
+    "authors",
+    "description",
+    "license",
+    "license_file",
+    "tags",
+    "dependencies",
+    "repository",
+    "documentation",
+    "homepage",
+    "issues",
+]
 
 
 def installed_path(fqcn: str) -> Path:
@@ -50,9 +62,7 @@ def main(fqcn: str, output_dir: str) -> None:
     manifest = json.loads((source / "MANIFEST.json").read_text())
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "collection"
-        shutil.copytree(
-            source, copy, ignore=shutil.ignore_patterns("MANIFEST.json", "FILES.json", "__pycache__")
-        )
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("MANIFEST.json", "FILES.json", "__pycache__"))
         (copy / "galaxy.yml").write_text(yaml.safe_dump(galaxy_yml(manifest)))
         subprocess.run(
             ["ansible-galaxy", "collection", "build", "--force", "--output-path", output_dir, str(copy)],
