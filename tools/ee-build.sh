@@ -49,9 +49,15 @@ found = {name for cols in json.load(sys.stdin).values() for name in cols}
 missing = set(sys.argv[1:]) - found
 sys.exit(f"not in the image: {sorted(missing)}" if missing else print("collections:", sorted(found)))
 ' pyops.deploy "${deps[@]}"
-ee ansible-doc pyops.deploy.release
+ee ansible-doc pyops.deploy.release | grep "^> MODULE"
 ee ansible-playbook --syntax-check pyops.deploy.site -i localhost,
 ee python3 -c 'import cryptography; print("cryptography", cryptography.__version__)'
-ee sh -c 'git --version && tar --version | head -1 && ssh -V'
+ee ssh -V
+# The deploy role's controller side, as AWX runs it (uid 1000, HOME=/runner): pack a git ref.
+ee sh -ec 'git init -q /tmp/app && echo "print(1)" >/tmp/app/app.py && git -C /tmp/app add app.py
+  git -C /tmp/app -c user.name=ee -c user.email=ee@localhost commit -qm one
+  ansible localhost -c local -m ansible.builtin.include_role -e deploy_git_repo=/tmp/app \
+    -a "name=pyops.deploy.deploy tasks_from=artifact" | grep -A4 "\"ansible_facts\""
+  tar -tzf ~/.cache/pyops-deploy/*.tar.gz | grep -qx app.py'
 { set +x; } 2>/dev/null
 echo "ee-build: $image built in $((built - start))s, checked in $((SECONDS - built))s, $((SECONDS - start))s in all"
