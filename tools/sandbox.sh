@@ -8,7 +8,7 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/harness/containers.conf}
 network=pyops-sandbox
 http_port=${PYOPS_SANDBOX_HTTP_PORT:-8080}
 https_port=${PYOPS_SANDBOX_HTTPS_PORT:-8443}
-# name image [podman args...]
+# name image [podman args...]. Every host loads its own nftables firewall (the hardening role): NET_ADMIN.
 hosts=(
     "pyops-sandbox-proxy debian12 --publish 127.0.0.1:$http_port:80 --publish 127.0.0.1:$https_port:443"
     "pyops-sandbox-app1 debian12"
@@ -27,7 +27,7 @@ up() {
         fi
         # shellcheck disable=SC2086  # args holds several options on purpose
         podman run -d --name "$name" --hostname "$name" --network "$network" --systemd=always \
-            $args "localhost/pyops-testhost:$image" /sbin/init >/dev/null
+            --cap-add NET_ADMIN $args "localhost/pyops-testhost:$image" /sbin/init >/dev/null
         echo "sandbox: started $name ($image)"
     done
     for line in "${hosts[@]}"; do
@@ -39,6 +39,7 @@ up() {
             sleep 1
         done
     done
+    ansible-playbook -i "$root/inventories/sandbox" "$root/tools/sandbox_monitoring_host.yml"
 }
 
 down() {
@@ -54,10 +55,12 @@ info() {
     cat <<EOT
 
 The sandbox is up: $(podman ps --filter name=pyops-sandbox --format '{{.Names}}' | paste -sd' ').
-  https://127.0.0.1:$https_port/  (the proxy; it serves the app once the reverse_proxy role has landed)
+  https://127.0.0.1:$https_port/healthz   (the sample app through the proxy: curl -k, the certificate is self-signed)
 Next:
   ansible-playbook site.yml -i inventories/sandbox          # converge again: reports changed=0
-  ansible -i inventories/sandbox all -m ansible.builtin.ping
+  ansible-playbook pyops.deploy.deploy -i inventories/sandbox -e deploy_src_dir=\$PWD/examples/flask_app -e deploy_release=v2
+  ansible-playbook pyops.deploy.rollback -i inventories/sandbox
+  ansible-playbook pyops.deploy.status -i inventories/sandbox
   make demo-down                                            # remove it all
 EOT
 }

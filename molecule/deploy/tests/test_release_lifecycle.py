@@ -111,6 +111,17 @@ def test_rollback_returns_to_the_previous_good_release(ansible_playbook, host, h
     print(f"rollback of {len(APPS)} hosts: {elapsed:.1f} s wall time")
 
 
+def test_release_left_by_a_rollback_is_refused_before_anything_is_built(ansible_playbook, host, http_probe):
+    run = ansible_playbook("playbooks/deploy.yml", "-e", "deploy_release=v2")
+    assert run.returncode != 0
+    assert "Release v2 is marked failed on this host" in run.stdout, run.stdout[-3000:]
+    assert "Take the deploy lock" not in run.stdout
+    assert "Take this batch of app hosts out" not in run.stdout
+    releases, hosts = served(host, http_probe)
+    assert releases == {"v1"}
+    assert hosts == set(APPS)
+
+
 def test_interrupted_deploy_leaves_the_site_serving_and_the_next_one_succeeds(
     ansible_playbook, host, http_probe, tmp_path_factory
 ):

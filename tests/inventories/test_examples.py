@@ -1,0 +1,55 @@
+"""The example inventories load, and every variable they set is one a role or playbook reads.
+
+A misspelt variable in group_vars is silently ignored by Ansible; here it fails instead.
+"""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORIES = sorted(p.name for p in (ROOT / "inventories").iterdir() if (p / "hosts.yml").exists())
+EXAMPLE_VAULT_PASSWORD = "pyops-example"
+# Read by the playbooks themselves rather than by a role.
+PLAYBOOK_VARIABLES = {"deploy_hosts", "deploy_serial", "pyops_proxy_hosts", "status_history"}
+
+
+def role_variables():
+    names = set()
+    for spec in ROOT.glob("roles/*/meta/argument_specs.yml"):
+        for entry in yaml.safe_load(spec.read_text())["argument_specs"].values():
+            names.update(entry.get("options", {}))
+    return names
+
+
+def inventory(name, tmp_path):
+    password = tmp_path / "vault-password"
+    password.write_text(EXAMPLE_VAULT_PASSWORD)
+    listed = subprocess.run(
+        ["ansible-inventory", "-i", str(ROOT / "inventories" / name), "--list", "--vault-password-file", str(password)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(listed.stdout)
+
+
+@pytest.mark.parametrize("name", INVENTORIES)
+def test_every_play_group_has_hosts(name, tmp_path):
+    listed = inventory(name, tmp_path)
+    for group in ("proxies", "appservers", "monitoring"):
+        assert listed[group]["hosts"], f"{name}: group {group} is empty"
+
+
+@pytest.mark.parametrize("name", INVENTORIES)
+def test_every_variable_is_read_by_a_role_or_playbook(name, tmp_path):
+    known = role_variables() | PLAYBOOK_VARIABLES
+    listed = inventory(name, tmp_path)
+    unknown = set()
+    for hostvars in listed["_meta"]["hostvars"].values():
+        unknown |= {v for v in hostvars if not re.match(r"^(ansible_|vault_)", v) and v not in known}
+    assert not unknown, f"{name}: variables no role or playbook reads: {sorted(unknown)}"
