@@ -3,11 +3,13 @@
 An operator's own project, laid out as AWX checks it out, gets the collection from the built tarball
 through `collections/requirements.yml`; ansible-runner (AWX's engine) runs its site playbook, which
 imports `pyops.deploy.site`. Then the site is judged from outside: over HTTPS on the published port,
-by the monitoring host's check_nrpe and zabbix_get, and by the firewall. A second run, by FQCN with
-ansible-playbook, must change nothing.
+by the monitoring host's check_nrpe, zabbix_get and log collector, and by the firewall. A second
+run, by FQCN with ansible-playbook, must change nothing.
 """
 
+import json
 import subprocess
+import uuid
 
 from sandbox_site import APPS, HTTP, HTTPS, MONITOR, PROXY, ROOT, RUN_TIMEOUT, get, podman_host, recap_changed, served
 
@@ -103,3 +105,18 @@ def test_status_shows_each_app_server(run_playbook):
     for app in APPS:
         row = next(line for line in run.stdout.splitlines() if line.strip().lstrip('-" ').startswith(app))
         assert "good" in row and "active/running" in row, row
+
+
+def test_a_requests_log_lines_reach_the_collector_as_json():
+    marker = f"e2e-{uuid.uuid4().hex}"
+    status, _, _ = get(f"{HTTPS}/healthz?{marker}")
+    assert status == 200
+    found = podman_host(MONITOR).run(
+        f"timeout 60 sh -c 'until grep -hF {marker} /var/log/pyops/*.json; do sleep 1; done'"
+    )
+    assert found.rc == 0, found.stderr
+    records = [json.loads(line) for line in found.stdout.splitlines()]
+    # The proxy's access log, and the access line of whichever app host answered (from its journal).
+    assert {r["host"] for r in records} & {PROXY}, records
+    assert {r["host"] for r in records} & set(APPS), records
+    assert all(marker in r["message"] for r in records)
