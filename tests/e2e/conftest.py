@@ -49,7 +49,9 @@ def awx_project(tmp_path_factory, sandbox):
         check=True,
     )
     (data / "env").mkdir()
-    (data / "env" / "envvars").write_text(json.dumps({"ANSIBLE_COLLECTIONS_PATH": env["ANSIBLE_COLLECTIONS_PATH"]}))
+    (data / "env" / "envvars").write_text(
+        json.dumps({"ANSIBLE_COLLECTIONS_PATH": env["ANSIBLE_COLLECTIONS_PATH"], "ANSIBLE_NOCOLOR": "1"})
+    )
     (data / "env" / "extravars").write_text(json.dumps({"deploy_src_dir": str(project / "app")}))
     return {"data": data, "project": project, "env": env}
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import ssl
 import urllib.request
 from pathlib import Path
@@ -20,6 +21,7 @@ def podman_host(name):
 
 
 def recap_changed(output):
+    output = re.sub(r"\x1b\[[0-9;]*m", "", output)
     return {
         line.split()[0]: int(line.split("changed=")[1].split()[0]) for line in output.splitlines() if "changed=" in line
     }
