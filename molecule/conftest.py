@@ -75,3 +75,29 @@ def ansible_playbook():
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def broken_candidate():
+    """Returns start(host, app, package) -> (`systemctl start` result, unit state after it, unit journal).
+
+    Starts <app>-candidate@broken.service on a copy of /srv/<app>/releases/r1 whose `package` raises
+    on import, then removes the copy and resets the failed unit.
+    """
+
+    def start(host, app, package):
+        broken = f"/srv/{app}/releases/broken"
+        unit = f"{app}-candidate@broken.service"
+        host.run_expect(
+            [0],
+            f"rm -rf {broken} && cp -a /srv/{app}/releases/r1 {broken}"
+            f" && echo 'raise RuntimeError(\"broken release\")' >> {broken}/{package}/__init__.py",
+        )
+        try:
+            started = host.run(f"systemctl start {unit}")
+            state = host.run(f"systemctl is-active {unit}").stdout.strip()
+            return started, state, host.run(f"journalctl --no-pager -o cat -u {unit}").stdout
+        finally:
+            host.run(f"systemctl reset-failed {unit}; rm -rf {broken}")
+
+    return start

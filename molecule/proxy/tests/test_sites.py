@@ -42,15 +42,6 @@ def test_asgi_sample_answers(proxy, fetch):
     assert "pyops-proxy-app2" in reply.body
 
 
-@pytest.mark.parametrize("proxy", PROXIES)
-def test_uwsgi_upstream_answers_and_knows_it_is_https(proxy, fetch):
-    reply = fetch(proxy, "https://legacy.test/")
-    assert reply.status == 200
-    body = json.loads(reply.body)
-    assert body["protocol"] == "uwsgi"
-    assert "on" in (body["https"] or "").lower() or body["scheme"] == "https", body
-
-
 @pytest.mark.parametrize("proxy", LOCAL_APPS)
 def test_local_unix_socket_upstream(proxy, fetch):
     reply = fetch(proxy, "https://local.test/healthz")
