@@ -48,9 +48,9 @@ def get(url):
 def served(requests=20):
     """Releases and hosts that answered `requests` health checks through the proxy."""
     seen = set()
-    for _ in range(requests):
-        status, _, body = get(HTTPS + "/healthz")
+    for _request in range(requests):
+        status, _headers, body = get(HTTPS + "/healthz")
         assert status == 200, body
         reply = json.loads(body)
         seen.add((reply["release"], reply["host"]))
-    return {release for release, _ in seen}, {host for _, host in seen}
+    return {release for release, _host in seen}, {host for _release, host in seen}

@@ -34,6 +34,7 @@ def test_site_runs_under_ansible_runner(awx_project):
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
+        check=False,
     )
     status = (awx_project["data"] / "artifacts" / "site" / "status").read_text()
     assert run.returncode == 0 and status == "successful", run.stdout[-4000:]
@@ -41,15 +42,14 @@ def test_site_runs_under_ansible_runner(awx_project):
 
 
 def test_the_app_is_served_over_https_by_both_app_hosts():
-    _, hosts = served()
-    assert hosts == set(APPS)
+    assert served()[1] == set(APPS)
     status, headers, body = get(HTTPS + "/healthz")
     assert status == 200, body
     assert headers["Strict-Transport-Security"].startswith("max-age=")
 
 
 def test_plain_http_is_redirected_to_https():
-    status, headers, _ = get(HTTP + "/healthz")
+    status, headers, _body = get(HTTP + "/healthz")
     assert status == 301
     assert headers["Location"].startswith("https://")
 
@@ -109,8 +109,7 @@ def test_status_shows_each_app_server(run_playbook):
 
 def test_a_requests_log_lines_reach_the_collector_as_json():
     marker = f"e2e-{uuid.uuid4().hex}"
-    status, _, _ = get(f"{HTTPS}/healthz?{marker}")
-    assert status == 200
+    assert get(f"{HTTPS}/healthz?{marker}")[0] == 200
     found = podman_host(MONITOR).run(
         f"timeout 60 sh -c 'until grep -hF {marker} /var/log/pyops/*.json; do sleep 1; done'"
     )

@@ -59,7 +59,7 @@ def test_release_that_cannot_import_never_takes_traffic(run_playbook, tmp_path_f
     assert run.returncode != 0
     assert "failed its health check" in run.stdout
     assert "v3 is broken" in run.stdout
-    releases, _ = served()
+    releases = served()[0]
     assert releases == {"v2"}
     # The first batch built v3 and recorded it failed; max_fail_percentage 0 kept the others off it.
     statuses = {app: releases_json(app)["releases"].get("v3", {}).get("status") for app in APPS}
@@ -85,17 +85,17 @@ def test_release_left_by_a_rollback_is_refused_before_anything_is_built(run_play
     assert "Release v2 is marked failed on this host" in run.stdout, run.stdout[-3000:]
     assert "Take the deploy lock" not in run.stdout
     assert "Take this batch of app hosts out" not in run.stdout
-    releases, _ = served()
+    releases = served()[0]
     assert "v2" not in releases
 
 
 def test_interrupted_deploy_leaves_the_site_serving_and_the_next_one_succeeds(run_playbook, tmp_path_factory):
-    before, _ = served()
+    before = served()[0]
     v4 = variant(tmp_path_factory, "v4", "\nVERSION_MARK = 'v4'\n")
     run = run_playbook("pyops.deploy.deploy", "-e", f"deploy_src_dir={v4}", "-e", "deploy_release=v4", wait=False)
     first = podman_host(APPS[0])
     # Kill the run while it builds v4 on the first batch: after the release directory exists.
-    for _ in range(240):
+    for _attempt in range(240):
         if first.file("/srv/sample/releases/v4").exists:
             break
         time.sleep(0.5)
