@@ -110,8 +110,10 @@ def test_status_shows_each_app_server(run_playbook):
 def test_a_requests_log_lines_reach_the_collector_as_json():
     marker = f"e2e-{uuid.uuid4().hex}"
     assert get(f"{HTTPS}/healthz?{marker}")[0] == 200
+    # Two senders, two files on the collector: wait for both, since either may come first.
     found = podman_host(MONITOR).run(
-        f"timeout 60 sh -c 'until grep -hF {marker} /var/log/pyops/*.json; do sleep 1; done'"
+        f"timeout 60 sh -c 'until [ $(grep -lF {marker} /var/log/pyops/*.json | wc -l) -ge 2 ]; do sleep 1; done'"
+        f" && grep -hF {marker} /var/log/pyops/*.json"
     )
     assert found.rc == 0, found.stderr
     records = [json.loads(line) for line in found.stdout.splitlines()]
