@@ -16,6 +16,23 @@ hosts=(
     "pyops-sandbox-monitor debian12"
 )
 
+# systemd inside must be up before Ansible starts installing services. A container whose init
+# exited is reported with its console output (systemd logs there), so that the cause is in the log.
+wait_for_systemd() {  # name
+    local name=$1 state
+    for _ in $(seq 90); do
+        if [ "$(podman inspect --format '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
+            echo "sandbox: $name is not running: $(podman inspect --format '{{.State.Status}} exit={{.State.ExitCode}} {{.State.Error}}' "$name" 2>&1)" >&2
+            podman logs --tail 40 "$name" >&2 || true
+            return 1
+        fi
+        state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
+        case $state in running|degraded) return 0 ;; esac
+        sleep 1
+    done
+    echo "sandbox: $name: systemd is still '$state' after 90 s; going on" >&2
+}
+
 up() {
     podman network exists "$network" || podman network create "$network" >/dev/null
     local line name image
@@ -32,12 +49,7 @@ up() {
     done
     for line in "${hosts[@]}"; do
         read -r name _ <<<"$line"
-        # systemd inside must be up before Ansible starts installing services.
-        for _ in $(seq 60); do
-            state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
-            case $state in running|degraded) break ;; esac
-            sleep 1
-        done
+        wait_for_systemd "$name"
     done
     ansible-playbook -i "$root/inventories/sandbox" "$root/tools/sandbox_monitoring_host.yml"
 }

@@ -11,7 +11,11 @@ import json
 import subprocess
 import uuid
 
+import pytest
 from sandbox_site import APPS, HTTP, HTTPS, MONITOR, PROXY, ROOT, RUN_TIMEOUT, get, podman_host, recap_changed, served
+
+# Every test looks at the sandbox's hosts: if they cannot be brought up, each reports that.
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 
 def test_the_collection_comes_from_the_projects_requirements(awx_project):

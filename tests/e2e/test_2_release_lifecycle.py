@@ -17,6 +17,7 @@ import pytest
 from sandbox_site import APPS, HTTPS, ROOT, podman_host, served
 
 PROBE = ROOT / "molecule" / "http_probe.py"
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 
 def variant(tmp_path_factory, name, patch):
