@@ -71,7 +71,7 @@ molecule-all: venv images  ## Every scenario, e2e and ee, JOBS (3) at a time; lo
 
 .PHONY: e2e
 e2e: venv images  ## The sandbox through the galaxy tarball and ansible-runner, judged from outside
-	pytest -v tests/e2e
+	pytest -v --durations=0 tests/e2e
 
 .PHONY: ee
 ee: venv images  ## Build the AWX execution environment and check it inside (tools/ee-build.sh)

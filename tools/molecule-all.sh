@@ -18,7 +18,7 @@ run_one() {
     start=$(date +%s)
     local cmd
     case $s in
-        e2e) cmd=(pytest -v tests/e2e) ;;
+        e2e) cmd=(pytest -v --durations=0 tests/e2e) ;;
         ee) cmd=(tools/ee-build.sh) ;;
         *) cmd=(molecule test -s "$s") ;;
     esac

@@ -32,6 +32,20 @@ def test_monitoring_port_answers_the_monitoring_server_only(listener):
     assert not reachable(PROXY, APP, 10050)
 
 
+def test_group_rule_opens_its_port_to_that_group_only(listener):
+    listener(APP, 9100)
+    assert reachable(PROXY, APP, 9100)
+    assert not reachable(AUDITOR, APP, 9100)
+
+
+@pytest.mark.parametrize("target", HARDENED)
+def test_udp_group_rule_names_the_groups_addresses(target):
+    auditor = on(AUDITOR).check_output("hostname -I").split()[0]
+    table = on(target).check_output("nft list table inet pyops_filter")
+    rule = next(line for line in table.splitlines() if "dport 514" in line)
+    assert f"ip saddr {auditor} udp dport 514 accept" in rule and 'comment "udp from monitoring"' in rule, rule
+
+
 def test_web_ports_are_open_on_the_proxy_only(listener):
     listener(PROXY, 80)
     listener(APP, 80)

@@ -6,10 +6,8 @@ the same role 79 (227 of 284 points): 17 points are its sysctl test, which no co
 because /proc/sys is read-only there.
 """
 
-import re
-import subprocess
-
 import pytest
+from lynis_index import hardening_indexes
 from probes import HARDENED
 
 FLOOR = {"pyops-hardening-debian12": 80, "pyops-hardening-debian13": 79}
@@ -17,22 +15,7 @@ FLOOR = {"pyops-hardening-debian12": 80, "pyops-hardening-debian13": 79}
 
 @pytest.fixture(scope="module")
 def lynis_index():
-    runs = {
-        name: subprocess.Popen(
-            ["podman", "exec", name, "lynis", "audit", "system", "--quick", "--no-colors"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name in HARDENED
-    }
-    scores = {}
-    for name, run in runs.items():
-        assert run.wait(timeout=600) == 0
-        report = subprocess.run(
-            ["podman", "exec", name, "cat", "/var/log/lynis-report.dat"], check=True, capture_output=True, text=True
-        ).stdout
-        scores[name] = int(re.search(r"^hardening_index=(\d+)$", report, re.MULTILINE).group(1))
-    return scores
+    return hardening_indexes(HARDENED)
 
 
 @pytest.mark.parametrize("target", HARDENED)
