@@ -13,7 +13,7 @@ SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecu
 SLOW_FIRST  := proxy e2e python_source hardening monitoring log_shipping app_server runtime ee
 # No container registry is reachable on the test machines: the EE is built FROM the local Debian 12 image.
 export EE_BASE_IMAGE ?= localhost/pyops-testhost:debian12
-JOBS        ?= 3
+JOBS        ?= 2
 SCENARIO    ?= default
 APT_NEEDS   := podman runc debootstrap netavark aardvark-dns
 
@@ -66,7 +66,7 @@ molecule: venv images  ## One scenario: make molecule SCENARIO=proxy
 	molecule test -s $(SCENARIO)
 
 .PHONY: molecule-all
-molecule-all: venv images  ## Every scenario, e2e and ee, JOBS (3) at a time; logs in build/molecule/
+molecule-all: venv images  ## Every scenario, e2e and ee, JOBS (2) at a time; logs in build/molecule/
 	JOBS=$(JOBS) tools/molecule-all.sh $(filter $(SCENARIOS) e2e ee,$(SLOW_FIRST)) $(filter-out $(SLOW_FIRST),$(SCENARIOS))
 
 .PHONY: e2e

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Runs `molecule test` for every scenario given, JOBS at a time (default 3), and fails if any fails.
+# Runs `molecule test` for every scenario given, JOBS at a time (default 2), and fails if any fails.
 # Two names are not scenarios: `e2e`, the end-to-end tests against the sandbox (pytest tests/e2e),
 # and `ee`, the AWX execution environment built and checked (tools/ee-build.sh). They wait on hosts
 # and downloads as much as a scenario does, and so share the job slots.
-# Most of a scenario's time is waiting (package downloads, systemd, load probes), so three at a time
-# on a 2-core machine cut the wall time: build/molecule/cpu.txt records how busy the CPUs were, every
-# 30 s, to tell whether another slot would help or hurt.
+# Two at a time: on a 2-core machine the CPUs are then busy nearly all the time, and a third slot
+# made every job about twice as slow (November 2026). build/molecule/cpu.txt records how busy the
+# CPUs were every 30 s, to tell whether another slot would help.
 # Each scenario logs to build/molecule/<scenario>.log; a failed one's log tail is printed, and every scenario's time.
 set -euo pipefail
 
-jobs=${JOBS:-3}
+jobs=${JOBS:-2}
 logs=build/molecule
 mkdir -p "$logs"
 
