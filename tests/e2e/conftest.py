@@ -8,13 +8,9 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 from sandbox_site import ROOT, RUN_TIMEOUT
-
-# Helpers the Molecule scenarios share with these tests (lynis_index).
-sys.path.insert(0, str(ROOT / "molecule"))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,5 @@
 """Lynis's hardening index of running containers, audited all at once (the auditor runs on the host
 it audits, as `lynis audit system --quick`, and writes its figures to /var/log/lynis-report.dat).
-Shared by the hardening scenario and the end-to-end tests.
 """
 
 import re
