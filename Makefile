@@ -14,7 +14,7 @@ SLOW_FIRST  := proxy e2e python_source hardening monitoring log_shipping app_ser
 # No container registry is reachable on the test machines: the EE is built FROM the local Debian 12 image.
 export EE_BASE_IMAGE ?= localhost/pyops-testhost:debian12
 JOBS        ?= 2
-SCENARIO    ?= default
+SCENARIO    ?= runtime
 APT_NEEDS   := podman runc debootstrap netavark aardvark-dns
 
 .PHONY: help

@@ -1,6 +1,12 @@
 """The python role leaves each host with its distribution's interpreter, venv support and headers."""
 
+import os
+
 import pytest
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+# The hosts that ran the python role with its defaults (the offline one has no role run).
+testinfra_hosts = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("online")
 
 EXPECTED = {"bookworm": "3.11", "trixie": "3.13"}
 
