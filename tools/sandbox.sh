@@ -6,14 +6,17 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/harness/containers.conf}
 network=pyops-sandbox
+# Fixed addresses, so that inventories/sandbox/hosts.yml can name them: Ansible reaches the hosts
+# over SSH on this network, as it reaches production hosts.
+subnet=10.213.77.0/24
 http_port=${PYOPS_SANDBOX_HTTP_PORT:-8080}
 https_port=${PYOPS_SANDBOX_HTTPS_PORT:-8443}
 # name image [podman args...]. Every host loads its own nftables firewall (the hardening role): NET_ADMIN.
 hosts=(
-    "pyops-sandbox-proxy debian12 --publish 127.0.0.1:$http_port:80 --publish 127.0.0.1:$https_port:443"
-    "pyops-sandbox-app1 debian12"
-    "pyops-sandbox-app2 debian13"
-    "pyops-sandbox-monitor debian12"
+    "pyops-sandbox-proxy debian12 --ip 10.213.77.10 --publish 127.0.0.1:$http_port:80 --publish 127.0.0.1:$https_port:443"
+    "pyops-sandbox-app1 debian12 --ip 10.213.77.11"
+    "pyops-sandbox-app2 debian13 --ip 10.213.77.12"
+    "pyops-sandbox-monitor debian12 --ip 10.213.77.13"
 )
 
 # systemd inside must be up before Ansible starts installing services. A container whose init
@@ -34,7 +37,7 @@ wait_for_systemd() {  # name
 }
 
 up() {
-    podman network exists "$network" || podman network create "$network" >/dev/null
+    podman network exists "$network" || podman network create --subnet "$subnet" "$network" >/dev/null
     local line name image
     for line in "${hosts[@]}"; do
         read -r name image args <<<"$line"
@@ -50,6 +53,8 @@ up() {
     for line in "${hosts[@]}"; do
         read -r name _ <<<"$line"
         wait_for_systemd "$name"
+        # The account Ansible logs in as (sudo, key only), as a cloud image's first boot would make it.
+        "$root/harness/ssh-via-podman" --install "$name"
     done
     ansible-playbook -i "$root/inventories/sandbox" "$root/tools/sandbox_monitoring_host.yml"
 }

@@ -3,7 +3,7 @@
 import os
 import time
 
-import testinfra
+from scenario_hosts import scenario_host
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -22,7 +22,7 @@ PENALTY = "Not allowed at this time"
 
 
 def on(name):
-    return testinfra.get_host("podman://" + name)
+    return scenario_host(name)
 
 
 def ssh(target, user="pyops-admin", options="", command="true"):

@@ -1,7 +1,7 @@
 """A bad value fails the run before anything is applied, and the host stays reachable.
 
 Each case runs the role again (only the part concerned) with one bad value, over SSH as the admin
-where the case is about SSH, through podman otherwise.
+where the case is about SSH, through the harness link otherwise.
 """
 
 import json
@@ -34,6 +34,8 @@ OVER_SSH = {
     "ansible_user": "pyops-admin",
     "ansible_ssh_private_key_file": os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "id_ed25519"),
     "ansible_ssh_args": "-o ControlMaster=no -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+    # Over the network, not the harness's link through podman (harness/ssh-via-podman).
+    "ansible_ssh_common_args": "",
 }
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-import testinfra
+from scenario_hosts import scenario_host
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 RUNNER = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
@@ -23,12 +23,12 @@ CONTROLLER_TLS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "log_shippin
 
 @pytest.fixture(scope="module")
 def app():
-    return testinfra.get_host("podman://" + APP_NAME)
+    return scenario_host(APP_NAME)
 
 
 @pytest.fixture(scope="module")
 def collector():
-    return testinfra.get_host("podman://" + COLLECTOR_NAME)
+    return scenario_host(COLLECTOR_NAME)
 
 
 def marker():

@@ -1,12 +1,13 @@
 """Fixtures of the monitoring scenario's tests."""
 
 import pytest
-from monitoring_helpers import APP_HOSTS, HEALTH_PROBE, MONITOR, podman_host, wait_for
+from monitoring_helpers import APP_HOSTS, HEALTH_PROBE, MONITOR, wait_for
+from scenario_hosts import scenario_host
 
 
 @pytest.fixture(scope="session")
 def mon():
-    return podman_host(MONITOR)
+    return scenario_host(MONITOR)
 
 
 @pytest.fixture(scope="session")
@@ -14,7 +15,7 @@ def psk_files(mon):
     """Each app host's PSK, copied to the monitoring host as a Zabbix server would hold it."""
     paths = {}
     for name in APP_HOSTS:
-        key = podman_host(name).file("/etc/zabbix/pyops.psk").content_string.strip()
+        key = scenario_host(name).file("/etc/zabbix/pyops.psk").content_string.strip()
         path = f"/root/psk-{name}"
         mon.check_output(f"umask 077 && printf '%s\\n' {key} > {path}")
         paths[name] = path
@@ -24,7 +25,7 @@ def psk_files(mon):
 @pytest.fixture
 def stopped_app():
     """Stops sample.service on every app host for the test, and starts it again after."""
-    hosts = [podman_host(name) for name in APP_HOSTS]
+    hosts = [scenario_host(name) for name in APP_HOSTS]
     for host in hosts:
         host.check_output("systemctl stop sample.service")
     yield hosts

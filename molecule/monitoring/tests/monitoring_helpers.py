@@ -3,7 +3,6 @@
 import os
 import time
 
-import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 INVENTORY = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
@@ -21,10 +20,6 @@ ITEM_CHECKS = {
     "pyops.app.tls_days[sample]": lambda v: 88 < float(v) <= 90,
 }
 HEALTH_PROBE = "python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz')\""
-
-
-def podman_host(name):
-    return testinfra.get_host("podman://" + name)
 
 
 def zabbix_get(mon, host, key, psk_file=None):

@@ -3,7 +3,8 @@
 import re
 
 import pytest
-from monitoring_helpers import APP_HOSTS, CHECK_NRPE, PKI, podman_host
+from monitoring_helpers import APP_HOSTS, CHECK_NRPE, PKI
+from scenario_hosts import scenario_host
 
 SYSTEM = ["check_load", "check_disk", "check_swap", "check_memory", "check_procs", "check_ntp_time"]
 APP = ["check_sample_health", "check_sample_workers", "check_sample_unit_sample", "check_sample_tls"]
@@ -13,7 +14,7 @@ BROKEN_BY_STOP = ["check_sample_health", "check_sample_workers", "check_sample_u
 
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_configured_commands_are_the_expected_ones(name):
-    config = podman_host(name).file("/etc/nagios/nrpe.cfg").content_string
+    config = scenario_host(name).file("/etc/nagios/nrpe.cfg").content_string
     assert sorted(re.findall(r"^command\[(\w+)\]=", config, re.M)) == sorted(SYSTEM + APP)
 
 
@@ -41,7 +42,7 @@ def test_monitor_without_client_certificate_is_refused(mon, name):
 
 def test_host_outside_allowed_hosts_is_refused(mon):
     """The other app host holds a valid client certificate too: only allowed_hosts refuses it."""
-    outsider, target = (podman_host(name) for name in APP_HOSTS)
+    outsider, target = (scenario_host(name) for name in APP_HOSTS)
     for pem in ("ca.pem", "client.pem", "client.key"):
         outsider.check_output(
             f"install -d -m 0700 /root/pki && umask 077 && cat > /root/pki/{pem} <<'EOF'\n"

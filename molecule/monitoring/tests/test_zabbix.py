@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from monitoring_helpers import APP_HOSTS, ITEM_CHECKS, podman_host, zabbix_get
+from monitoring_helpers import APP_HOSTS, ITEM_CHECKS, zabbix_get
+from scenario_hosts import scenario_host
 
 DISCOVERY = {
     "health": [{"{#APP}": "sample"}],
@@ -42,14 +43,14 @@ def test_without_psk_the_agent_refuses(mon, name):
 
 
 def test_given_psk_is_used_and_kept_private():
-    host = podman_host("pyops-monitoring-app12")
+    host = scenario_host("pyops-monitoring-app12")
     psk = host.file("/etc/zabbix/pyops.psk")
     assert psk.content_string.strip() == "5f" * 32
     assert (psk.user, psk.group, psk.mode) == ("root", "zabbix", 0o640)
 
 
 def test_generated_psk_is_a_256_bit_key():
-    psk = podman_host("pyops-monitoring-app13").file("/etc/zabbix/pyops.psk")
+    psk = scenario_host("pyops-monitoring-app13").file("/etc/zabbix/pyops.psk")
     key = psk.content_string.strip()
     assert len(key) == 64 and int(key, 16) and key != "5f" * 32
     assert (psk.user, psk.group, psk.mode) == ("root", "zabbix", 0o640)
@@ -58,7 +59,7 @@ def test_generated_psk_is_a_256_bit_key():
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_agent_listens_only_on_its_port(name):
     """No StatusPort: the zabbix user's only TCP listener is 10050."""
-    host = podman_host(name)
+    host = scenario_host(name)
     uid = host.user("zabbix").uid
     listeners = host.check_output("ss -Hltne 2>/dev/null").splitlines()
     ports = {line.split()[3].rsplit(":", 1)[1] for line in listeners if f" uid:{uid} " in line}

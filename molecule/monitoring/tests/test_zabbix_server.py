@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-from monitoring_helpers import APP_HOSTS, ITEM_CHECKS, podman_host, wait_for
+from monitoring_helpers import APP_HOSTS, ITEM_CHECKS, wait_for
+from scenario_hosts import scenario_host
 
 TEMPLATE = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles/zabbix_agent/files/pyops_app_template.yaml"
 NAME = "pyops.deploy app"
@@ -58,7 +59,7 @@ def host_ids(mon, template_id):
         api(mon, "host.delete", [host["hostid"] for host in old])
     ids = {}
     for name in APP_HOSTS:
-        psk = podman_host(name).file("/etc/zabbix/pyops.psk").content_string.strip()
+        psk = scenario_host(name).file("/etc/zabbix/pyops.psk").content_string.strip()
         address = mon.check_output(f"getent ahostsv4 {name}").split()[0]
         interface = {"type": 1, "main": 1, "useip": 1, "ip": address, "dns": "", "port": "10050"}
         created = api(mon, "host.create", {

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from monitoring_helpers import APP_HOSTS, podman_host, zabbix_get
+from monitoring_helpers import APP_HOSTS, zabbix_get
+from scenario_hosts import scenario_host
 
 TEMPLATE = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles/zabbix_agent/files/pyops_app_template.yaml"
 UUID4 = re.compile(r"^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$")
@@ -109,7 +110,7 @@ def test_value_maps_exist(template):
 
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_keys_are_answered_by_the_agent(template, name):
-    config = podman_host(name).file("/etc/zabbix/zabbix_agent2.d/pyops-apps.conf").content_string
+    config = scenario_host(name).file("/etc/zabbix/zabbix_agent2.d/pyops-apps.conf").content_string
     user_keys = set(re.findall(r"^UserParameter=([^\[,]+)", config, re.M))
     keys = {item["key"].split("[")[0] for item, _ in items_with_triggers(template)}
     keys |= {rule["key"].split("[")[0] for rule in template["discovery_rules"]}

@@ -5,7 +5,7 @@ import shlex
 from dataclasses import dataclass, field
 
 import pytest
-import testinfra
+from scenario_hosts import scenario_host
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 RUNNER = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
@@ -44,7 +44,7 @@ def parse(raw):
 
 @pytest.fixture(scope="session")
 def tester():
-    return testinfra.get_host("podman://" + TESTER)
+    return scenario_host(TESTER)
 
 
 @pytest.fixture(scope="session")

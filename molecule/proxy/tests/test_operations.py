@@ -5,8 +5,8 @@ Each test leaves the proxies as converge left them.
 
 import json
 
-import testinfra
 from conftest import PROXIES
+from scenario_hosts import scenario_host
 
 PROXIES_PLAY = "molecule/proxy/proxies.yml"
 DRAIN = "molecule/proxy/drain.yml"
@@ -39,7 +39,7 @@ def assert_ran(result, changed=None):
 
 
 def test_maintenance_page_on_and_off_without_reload(ansible_playbook, fetch):
-    pids = {p: testinfra.get_host("podman://" + p).file(MAIN_PID[server_of(p)]).content_string for p in PROXIES}
+    pids = {p: scenario_host(p).file(MAIN_PID[server_of(p)]).content_string for p in PROXIES}
     on = ["-e", "reverse_proxy_maintenance_site=shop", "-e", "reverse_proxy_maintenance=true"]
     assert_ran(ansible_playbook(MAINTENANCE, *on), changed=True)
     try:
@@ -56,12 +56,12 @@ def test_maintenance_page_on_and_off_without_reload(ansible_playbook, fetch):
         assert_ran(ansible_playbook(MAINTENANCE, *off), changed=True)
     for proxy in PROXIES:
         assert fetch(proxy, "https://shop.test/healthz").status == 200
-        host = testinfra.get_host("podman://" + proxy)
+        host = scenario_host(proxy)
         assert host.file(MAIN_PID[server_of(proxy)]).content_string == pids[proxy]
 
 
 def test_a_change_is_applied_by_reload_keeps_a_drained_host_out_and_a_bad_one_never_goes_live(ansible_playbook, fetch):
-    hosts = {p: testinfra.get_host("podman://" + p) for p in PROXIES}
+    hosts = {p: scenario_host(p) for p in PROXIES}
     pids = {p: h.file(MAIN_PID[server_of(p)]).content_string for p, h in hosts.items()}
     marked = ["-e", "shop_extra_config='# pyops test marker'"]
     bad = {"nginx": "no_such_directive on;", "apache": "NoSuchDirective On"}

@@ -8,8 +8,8 @@ import re
 import uuid
 
 import pytest
-import testinfra
 from conftest import NGINX, PROXIES
+from scenario_hosts import scenario_host
 
 APP_HOST = "pyops-proxy-app2"
 UNIT = "legacy.service"
@@ -18,7 +18,7 @@ RELEASE = "/srv/legacy/releases/r1"
 
 @pytest.fixture(scope="module")
 def app2():
-    return testinfra.get_host("podman://" + APP_HOST)
+    return scenario_host(APP_HOST)
 
 
 def main_pid(host):
@@ -58,7 +58,7 @@ def test_app_user_cannot_change_the_release(app2):
 
 def test_restarts_and_a_reload_under_load_fail_no_request(app2, http_probe):
     # Requests go through an nginx proxy, sent from the proxy itself to the site by its name.
-    proxy = testinfra.get_host("podman://" + NGINX[0])
+    proxy = scenario_host(NGINX[0])
     proxy.run_expect([0], "grep -q ' legacy.test$' /etc/hosts || echo '127.0.0.1 legacy.test' >> /etc/hosts")
     assert http_probe(proxy, "https://legacy.test")["failed"] == 0
     since = app2.check_output("date '+%Y-%m-%d %H:%M:%S'")
