@@ -53,3 +53,30 @@ def test_every_variable_is_read_by_a_role_or_playbook(name, tmp_path):
     for hostvars in listed["_meta"]["hostvars"].values():
         unknown |= {v for v in hostvars if not re.match(r"^(ansible_|vault_)", v) and v not in known}
     assert not unknown, f"{name}: variables no role or playbook reads: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("name", INVENTORIES)
+def test_controller_tasks_do_not_become(name, tmp_path):
+    """group_vars/all reaches the implicit localhost too, and a become variable overrides a task's
+    `become: false`: the controller-side tasks (artifact build, certificates) would sudo on the
+    controller, which an AWX execution environment cannot. The playbooks say `become: true`."""
+    password = tmp_path / "vault-password"
+    password.write_text(EXAMPLE_VAULT_PASSWORD)
+    shown = subprocess.run(
+        [
+            "ansible",
+            "localhost",
+            "-i",
+            str(ROOT / "inventories" / name),
+            "--vault-password-file",
+            str(password),
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            "msg=become={{ ansible_become | default(false) }}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "become=False" in shown.stdout, shown.stdout
