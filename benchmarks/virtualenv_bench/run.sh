@@ -14,11 +14,13 @@ RUNS=${2:-3}
 UV_VERSION=${UV_VERSION:-0.13.9}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REQS=$HERE/../../examples/flask_app/requirements.txt
+CARRY=$HERE/../../roles/virtualenv/files/carry_bytecode.py
 NAME=pyops-bench-venv-$$
 
 podman run -d --name "$NAME" "$IMAGE" sleep infinity >/dev/null
 trap 'podman rm -f -t 0 "$NAME" >/dev/null' EXIT
 podman cp "$REQS" "$NAME":/tmp/requirements.txt
+podman cp "$CARRY" "$NAME":/tmp/carry_bytecode.py
 
 # Setup, not timed: python3-venv for pip, uv from PyPI, a wheelhouse of the same requirements.
 podman exec "$NAME" bash -euc "
@@ -40,6 +42,13 @@ pip_build() { echo "python3 -m venv \$v && \$v/bin/pip install --disable-pip-ver
 uv_build() {  # $1: --compile-bytecode or not, $2: where packages come from
     echo "export UV_CACHE_DIR=/var/cache/bench-uv; /opt/uv/bin/uv venv -q --python /usr/bin/python3 \$v &&
           /opt/uv/bin/uv pip sync -q --python \$v/bin/python $1 --require-hashes $2 /tmp/requirements.txt"
+}
+# What the role runs when an earlier venv of the same cache exists (the deploy flow's live release):
+# no compilation by uv, that venv's bytecode linked where the files are the same, compileall for the rest.
+uv_carry_build() {
+    echo "export UV_CACHE_DIR=/var/cache/bench-uv; /opt/uv/bin/uv venv -q --python /usr/bin/python3 \$v &&
+          /opt/uv/bin/uv pip sync -q --python \$v/bin/python --require-hashes /tmp/requirements.txt &&
+          \$v/bin/python /tmp/carry_bytecode.py /srv/bench/earlier \$v && \$v/bin/python -m compileall -q -j 0 \$v/lib"
 }
 clear_caches() { podman exec "$NAME" rm -rf /root/.cache/pip /var/cache/bench-uv; }
 
@@ -63,8 +72,11 @@ run "pip, index, warm cache" "$(pip_build '')"
 run "uv, index, cold cache" "$(uv_build --compile-bytecode '')"
 run "uv, index, warm cache" "$(uv_build --compile-bytecode '')"
 run "uv, index, warm, no bytecode" "$(uv_build '' '')"
+# The earlier venv (not timed): built from the same warm cache, bytecode compiled.
+timed "v=/srv/bench/earlier; rm -rf \$v; $(uv_build --compile-bytecode '')" >/dev/null
+run "uv, warm, bytecode carried" "$(uv_carry_build)"
 run "uv, wheelhouse, cold cache" "$(uv_build --compile-bytecode '--no-index --find-links /tmp/wheelhouse')"
-for label in "uv, index, warm cache" "uv, index, warm, no bytecode"; do
+for label in "uv, index, warm cache" "uv, warm, bytecode carried" "uv, index, warm, no bytecode"; do
     awk -v pip="${results["pip, index, cold cache"]}" -v uv="${results[$label]}" -v label="$label" \
         'BEGIN { printf "%s: %.1fx faster than pip from the index (target: 10x)\n", label, pip / uv }'
 done
