@@ -13,6 +13,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 export PATH=$ROOT/.venv/bin:$PATH CONTAINERS_CONF=$ROOT/harness/containers.conf
 export ANSIBLE_CONFIG=$ROOT/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$ROOT/collections ANSIBLE_FORCE_COLOR=false
+# Plays become root through sudo unless they say otherwise (the inventory logs in as `ansible`).
+export ANSIBLE_BECOME=true
 # Per-task times in the logs bench.py keeps, to see where a slow step spends them.
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
 NETWORK=pyops-bench

@@ -2,6 +2,7 @@
 
 import os
 import time
+from dataclasses import dataclass
 
 from scenario_hosts import scenario_host
 from testinfra.utils.ansible_runner import AnsibleRunner
@@ -25,14 +26,27 @@ def on(name):
     return scenario_host(name)
 
 
+@dataclass
+class Login:
+    rc: int
+    stdout: str
+    stderr: str
+
+
 def ssh(target, user="pyops-admin", options="", command="true"):
-    """Log in from the auditor, waiting out sshd's per-source penalty if the auditor earned one."""
+    """Log in from the auditor, waiting out sshd's per-source penalty if the auditor earned one.
+
+    testinfra's SSH backend takes an exit status of 255 for its own link failing, and a refused
+    login exits 255 too: the login's status is printed on the last line instead."""
     for _ in range(8):
-        result = on(AUDITOR).run(SSH.format(options=options, user=user, target=target, command=command))
-        if PENALTY not in result.stderr:
-            return result
+        line = SSH.format(options=options, user=user, target=target, command=command)
+        result = on(AUDITOR).run(f'{line}; echo "login-exit=$?"')
+        stdout, _, status = result.stdout.rstrip("\n").rpartition("login-exit=")
+        login = Login(int(status), stdout, result.stderr)
+        if PENALTY not in login.stderr:
+            return login
         time.sleep(5)
-    return result
+    return login
 
 
 def reachable(source, target, port):
