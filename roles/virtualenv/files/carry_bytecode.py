@@ -21,7 +21,7 @@ def carry(earlier, new):
         root = os.path.join(earlier, top)
         if os.path.islink(root):
             continue
-        for directory, _, files in os.walk(root):
+        for directory, _subdirs, files in os.walk(root):
             if os.path.basename(directory) != "__pycache__":
                 continue
             target_dir = os.path.join(new, os.path.relpath(directory, earlier))
