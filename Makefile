@@ -15,7 +15,7 @@ SLOW_FIRST  := proxy e2e python_source hardening monitoring log_shipping app_ser
 export EE_BASE_IMAGE ?= localhost/pyops-testhost:debian12
 JOBS        ?= 2
 SCENARIO    ?= runtime
-APT_NEEDS   := podman runc debootstrap netavark aardvark-dns
+APT_NEEDS   := podman runc debootstrap netavark aardvark-dns openssh-client
 
 .PHONY: help
 help:  ## List the targets
@@ -31,7 +31,7 @@ $(BIN)/ansible: requirements/dev.txt
 venv: $(BIN)/ansible  ## Create .venv with the pinned tools
 
 .PHONY: host-packages
-host-packages:  ## Install podman, runc and debootstrap when missing
+host-packages:  ## Install podman, runc, debootstrap and the SSH client when missing
 	@missing=$$(for p in $(APT_NEEDS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
