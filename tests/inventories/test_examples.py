@@ -26,16 +26,16 @@ def role_variables():
     return names
 
 
-def inventory(name, tmp_path):
+def with_inventory(argv, name, tmp_path):
+    """stdout of an Ansible command run against inventories/<name>, its vault opened."""
     password = tmp_path / "vault-password"
     password.write_text(EXAMPLE_VAULT_PASSWORD)
-    listed = subprocess.run(
-        ["ansible-inventory", "-i", str(ROOT / "inventories" / name), "--list", "--vault-password-file", str(password)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(listed.stdout)
+    inventory_args = ["-i", str(ROOT / "inventories" / name), "--vault-password-file", str(password)]
+    return subprocess.run([*argv, *inventory_args], capture_output=True, text=True, check=True).stdout
+
+
+def inventory(name, tmp_path):
+    return json.loads(with_inventory(["ansible-inventory", "--list"], name, tmp_path))
 
 
 @pytest.mark.parametrize("name", INVENTORIES)
@@ -60,23 +60,6 @@ def test_controller_tasks_do_not_become(name, tmp_path):
     """group_vars/all reaches the implicit localhost too, and a become variable overrides a task's
     `become: false`: the controller-side tasks (artifact build, certificates) would sudo on the
     controller, which an AWX execution environment cannot. The playbooks say `become: true`."""
-    password = tmp_path / "vault-password"
-    password.write_text(EXAMPLE_VAULT_PASSWORD)
-    shown = subprocess.run(
-        [
-            "ansible",
-            "localhost",
-            "-i",
-            str(ROOT / "inventories" / name),
-            "--vault-password-file",
-            str(password),
-            "-m",
-            "ansible.builtin.debug",
-            "-a",
-            "msg=become={{ ansible_become | default(false) }}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "become=False" in shown.stdout, shown.stdout
+    debug = ["-m", "ansible.builtin.debug", "-a", "msg=become={{ ansible_become | default(false) }}"]
+    shown = with_inventory(["ansible", "localhost", *debug], name, tmp_path)
+    assert "become=False" in shown, shown

@@ -39,10 +39,8 @@ def carry(earlier, new):
                         continue
                     os.makedirs(target_dir, exist_ok=True)
                     os.link(cached, os.path.join(target_dir, name))
-                except FileExistsError:
-                    continue
                 except OSError:
-                    continue  # no such source in the new venv, or another filesystem
+                    continue  # already there, no such source in the new venv, or another filesystem
                 carried += 1
     return carried
 
