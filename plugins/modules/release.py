@@ -119,10 +119,19 @@ options:
   lock_owner:
     description:
       - Who holds or wants the deploy lock, for example C(alice@controller:run-42).
-      - Required for O(state=locked). Needed for O(state=unlocked) unless O(force=true).
+      - Required for O(state=locked) and with O(take_lock=true). Needed for O(state=unlocked) unless O(force=true).
       - While another owner holds a lock that is not stale, every state that changes something fails
         unless this matches the holder.
     type: str
+  take_lock:
+    description:
+      - Take the deploy lock for O(lock_owner) first, as O(state=locked) does, and keep it after the
+        change. One task instead of two, for example for a rollback where every second counts.
+      - If the change then fails, a lock this task took is released again, so nothing is left changed.
+      - Release the lock with O(state=unlocked) when the work it guards is done.
+      - Not used with O(state=locked) or O(state=unlocked).
+    type: bool
+    default: false
   lock_ttl:
     description:
       - Seconds after which a lock counts as stale and may be taken over by another owner.
@@ -238,10 +247,11 @@ EXAMPLES = r"""
     status: good
     lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
 
-- name: Roll back to the previous good release, marking this one failed
+- name: Roll back to the previous good release, marking this one failed, and keep the lock
   pyops.deploy.release:
     path: /srv/shop
     state: rolled_back
+    take_lock: true
     lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
 
 - name: Keep three releases, never the one the app server started from
@@ -421,6 +431,7 @@ def argument_spec():
         "status": {"type": "str", "choices": list(MARKABLE_STATUSES)},
         "mark_failed": {"type": "bool", "default": True},
         "lock_owner": {"type": "str"},
+        "take_lock": {"type": "bool", "default": False},
         "lock_ttl": {"type": "int", "default": DEFAULT_LOCK_TTL},
         "lock_pid": {"type": "int"},
         "lock_host": {"type": "str"},
@@ -463,6 +474,7 @@ def main():
             ("state", "absent", ["release"]),
             ("state", "marked", ["release", "status"]),
             ("state", "locked", ["lock_owner"]),
+            ("take_lock", True, ["lock_owner"]),
         ],
         supports_check_mode=True,
     )
@@ -478,7 +490,7 @@ def main():
             lock_ttl=params["lock_ttl"],
             apply_attributes=attribute_setter(module),
         )
-        result = manager.run(params["state"], **state_options(params))
+        result = manager.run(params["state"], take_lock=params["take_lock"], **state_options(params))
     except ReleaseError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:

@@ -1138,6 +1138,71 @@ def test_lock_check_mode_changes_nothing(make, root):
     assert tree(root) == {}
 
 
+def test_take_lock_rolls_back_and_keeps_the_lock(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make().mark("r1", "good")
+
+    result = make(lock_owner="alice").run("rolled_back", take_lock=True)
+
+    assert result["changed"] is True
+    assert result["current"] == "r1"
+    assert read_lock_file(root)["owner"] == "alice"
+    assert result["lock"]["owner"] == "alice"
+    assert result["actions"][0] == "take deploy lock as alice"
+    assert result["diff"]["before"]["lock"] is None
+    assert result["diff"]["after"] == {"current": "r1", "releases": {"r1": "good", "r2": "failed"}, "lock": "alice"}
+    assert [line["action"] for line in audit_lines(root)[-2:]] == ["locked", "rolled_back"]
+
+
+def test_take_lock_refuses_another_owners_live_lock_and_changes_nothing(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make(lock_owner="bob").lock()
+    before = tree(root)
+
+    with pytest.raises(ReleaseError, match="held by bob"):
+        make(lock_owner="alice").run("rolled_back", take_lock=True)
+
+    assert tree(root) == before
+
+
+def test_take_lock_gives_the_lock_back_when_the_change_is_refused(make, root, clock):
+    deploy(make, clock, "r1")
+    make().prepare("r2")
+
+    with pytest.raises(ReleaseError, match="nothing to roll back to"):
+        make(lock_owner="alice").run("rolled_back", take_lock=True)
+
+    assert not (root / rel.LOCK_FILE).exists()
+    assert os.readlink(root / "current") == "releases/r1"
+
+
+def test_take_lock_keeps_a_lock_the_owner_already_held_when_the_change_is_refused(make, root, clock):
+    deploy(make, clock, "r1")
+    make(lock_owner="alice").lock()
+
+    with pytest.raises(ReleaseError, match="nothing to roll back to"):
+        make(lock_owner="alice").run("rolled_back", take_lock=True)
+
+    assert read_lock_file(root)["owner"] == "alice"
+
+
+def test_take_lock_in_check_mode_reports_both_changes_and_writes_nothing(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    before = tree(root)
+
+    result = make(check_mode=True, lock_owner="alice").run("rolled_back", take_lock=True)
+
+    assert result["changed"] is True
+    assert result["current"] == "r1"
+    assert result["diff"]["after"]["lock"] == "alice"
+    assert tree(root) == before
+
+
+def test_take_lock_is_not_for_the_lock_states(make, root):
+    with pytest.raises(ReleaseError, match="take_lock is for the changing states"):
+        make(lock_owner="alice").run("locked", take_lock=True)
+
+
 def test_unlock_by_the_holder(make, root):
     make(lock_owner="alice").lock()
 

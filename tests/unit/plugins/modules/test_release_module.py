@@ -163,6 +163,19 @@ def test_rollback_four_step(run, root):
     assert {r["id"]: r["status"] for r in real["releases"]} == {"r1": "good", "r2": "failed"}
 
 
+def test_rollback_taking_the_lock_four_step(run, root):
+    for release_id in ("r1", "r2"):
+        run(state="prepared", release=release_id)
+        run(state="switched", release=release_id)
+
+    check, real = four_step(run, root, state="rolled_back", take_lock=True, lock_owner="alice")
+
+    assert check["current"] == real["current"] == "r1"
+    assert check["lock"]["owner"] == real["lock"]["owner"] == "alice"
+    assert json.loads((root / ".deploy.lock").read_text())["owner"] == "alice"
+    assert audit_actions(root)[-2:] == ["locked", "rolled_back"]
+
+
 def test_absent_and_marked_four_step(run, root):
     for release_id in ("r1", "r2"):
         run(state="prepared", release=release_id)
@@ -214,6 +227,7 @@ def test_diff_is_returned_only_in_diff_mode(run, root):
         ({"state": "switched"}, "state is switched but all of the following are missing: release"),
         ({"state": "marked", "release": "r1"}, "missing: status"),
         ({"state": "locked"}, "missing: lock_owner"),
+        ({"state": "rolled_back", "take_lock": True}, "take_lock is True but all of the following are missing"),
         ({"state": "pruned", "keep": 0}, "keep must be an integer >= 1"),
         ({"state": "unlocked", "lock_ttl": 0}, "lock_ttl"),
         ({"state": "prepared", "release": "r1", "shared_dirs": ["/etc"]}, "must be relative"),
