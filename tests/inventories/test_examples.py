@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INVENTORIES = sorted(p.name for p in (ROOT / "inventories").iterdir() if (p / "hosts.yml").exists())
 EXAMPLE_VAULT_PASSWORD = "pyops-example"
 # Read by the playbooks themselves rather than by a role.
-PLAYBOOK_VARIABLES = {"deploy_hosts", "deploy_serial", "pyops_proxy_hosts", "status_history"}
+PLAYBOOK_VARIABLES = {"deploy_hosts", "deploy_serial", "deploy_rollback_serial", "pyops_proxy_hosts", "status_history"}
 
 
 def role_variables():
