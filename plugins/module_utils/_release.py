@@ -49,7 +49,7 @@ STATUSES = ("prepared", "good", "failed")
 MARKABLE_STATUSES = ("good", "failed")
 # A release directory without a record (made by hand or by an older tool) is listed with this status.
 UNTRACKED_STATUS = "unknown"
-STATES = ("prepared", "switched", "rolled_back", "pruned", "absent", "locked", "unlocked", "marked")
+STATES = ("prepared", "switched", "rolled_back", "pruned", "absent", "locked", "unlocked", "marked", "finalized")
 
 DEFAULT_KEEP = 5
 DEFAULT_LOCK_TTL = 3600
@@ -551,17 +551,22 @@ class ReleaseManager:
 
     # ---- public entry points ---------------------------------------------------------------
 
-    def run(self, state, take_lock=False, **options):
-        """Run ``state``; with ``take_lock``, first take the deploy lock and keep it after the change.
+    def run(self, state, take_lock=False, release_lock=False, **options):
+        """Run ``state``; ``take_lock`` takes the deploy lock first, ``release_lock`` releases it after.
 
-        One call instead of ``locked`` then ``state`` saves a round trip where every second counts (a
-        rollback). A lock this call took is given back if the change then fails, so a refused change
-        leaves the app root as it was.
+        Each saves a round trip where every second counts (a rollback, the end of a deploy batch). A
+        lock this call took is given back if the change then fails, so a refused change leaves the app
+        root as it was; with ``release_lock`` a failed change keeps the lock for the caller to handle.
         """
+        if (take_lock or release_lock) and state in ("locked", "unlocked"):
+            raise ReleaseError(f"take_lock and release_lock are for the changing states, not state={state}")
+        if take_lock and release_lock:
+            raise ReleaseError("take_lock and release_lock together would hold the lock for one step only; use one")
+        if release_lock:
+            result = self._dispatch(state, options)
+            return self._merge_lock_step(result, self.unlock(), before=False)
         if not take_lock:
             return self._dispatch(state, options)
-        if state in ("locked", "unlocked"):
-            raise ReleaseError(f"take_lock is for the changing states, not state={state}")
         locking = self.lock()
         try:
             result = self._dispatch(state, options)
@@ -569,13 +574,19 @@ class ReleaseManager:
             if locking["changed"] and not self.check_mode:
                 self.unlock()
             raise
-        result["changed"] = result["changed"] or locking["changed"]
-        result["actions"] = locking["actions"] + result["actions"]
-        result["lock"] = locking["lock"]
-        result["diff"]["before"] = locking["diff"]["before"]
-        result["diff"]["after"]["lock"] = locking["diff"]["after"]["lock"]
-        if "stale_lock_replaced" in locking:
-            result["stale_lock_replaced"] = locking["stale_lock_replaced"]
+        return self._merge_lock_step(result, locking, before=True)
+
+    @staticmethod
+    def _merge_lock_step(result, step, before):
+        """Fold a lock or unlock ``step`` that ran ``before`` (or after) the change into its result."""
+        result["changed"] = result["changed"] or step["changed"]
+        result["actions"] = step["actions"] + result["actions"] if before else result["actions"] + step["actions"]
+        result["lock"] = step["lock"]
+        if before:
+            result["diff"]["before"] = step["diff"]["before"]
+        result["diff"]["after"]["lock"] = step["diff"]["after"]["lock"]
+        if "stale_lock_replaced" in step:
+            result["stale_lock_replaced"] = step["stale_lock_replaced"]
         return result
 
     def _dispatch(self, state, options):
@@ -588,6 +599,7 @@ class ReleaseManager:
             "locked": self.lock,
             "unlocked": self.unlock,
             "marked": self.mark,
+            "finalized": self.finalize,
         }
         if state not in handlers:
             raise ReleaseError("state must be one of {}, got {!r}".format(", ".join(STATES), state))
@@ -619,15 +631,23 @@ class ReleaseManager:
         protect = validate_release_ids(protect, "protect")
         plan = self._start("pruned", None)
         self._require_known_current(plan, "prune")
-        releases = ordered_releases(plan.present, plan.state)
-        victims = select_prune_victims(releases, plan.current, keep, protect)
-        orphans = sorted(set(plan.state["releases"]) - set(plan.present))
-        for orphan in orphans:
-            # A record whose directory vanished would resurrect an old status if the id is deployed again.
-            del plan.state["releases"][orphan]
-        self._plan_removal(plan, victims)
-        plan.extra["removed"] = victims
-        plan.audit_details.update({"removed": victims, "keep": keep, "protect": protect})
+        self._plan_prune(plan, keep, protect)
+        return self._finish(plan)
+
+    def finalize(self, release=None, keep=DEFAULT_KEEP, protect=None):
+        """The end of a deploy: the current release passed its checks, so record it good and prune."""
+        release = validate_release_id(release)
+        keep = validate_keep(keep)
+        protect = validate_release_ids(protect, "protect")
+        plan = self._start("finalized", release)
+        self.layout.require_release_dir(release)
+        if plan.current != release:
+            raise ReleaseError(
+                f"release {release} is not the current release ({plan.current or 'none'}); switch to it before "
+                "finalizing it"
+            )
+        self._set_status(plan, release, "good")
+        self._plan_prune(plan, keep, protect, f"record release {release} good and forget removed releases")
         return self._finish(plan)
 
     def remove(self, release=None, protect=None):
@@ -707,11 +727,7 @@ class ReleaseManager:
             raise ReleaseError("status must be one of {}, got {!r}".format(", ".join(MARKABLE_STATUSES), status))
         plan = self._start("marked", release)
         self.layout.require_release_dir(release)
-        record = plan.record_for(release, self._now)
-        if record.get("status") != status:
-            record["status"] = status
-            record["status_changed"] = format_time(self._now)
-        plan.audit_details["status"] = status
+        self._set_status(plan, release, status)
         self._add_state_save(plan, f"mark release {release} {status}")
         return self._finish(plan)
 
@@ -788,6 +804,24 @@ class ReleaseManager:
                 f"{self.layout.current} points to {plan.current_text}, which is not a release under "
                 f"{self.layout.releases}; refusing to {doing}"
             )
+
+    def _set_status(self, plan, release, status):
+        record = plan.record_for(release, self._now)
+        if record.get("status") != status:
+            record["status"] = status
+            record["status_changed"] = format_time(self._now)
+        plan.audit_details["status"] = status
+
+    def _plan_prune(self, plan, keep, protect, save_description="forget removed releases"):
+        releases = ordered_releases(plan.present, plan.state)
+        victims = select_prune_victims(releases, plan.current, keep, protect)
+        orphans = sorted(set(plan.state["releases"]) - set(plan.present))
+        for orphan in orphans:
+            # A record whose directory vanished would resurrect an old status if the id is deployed again.
+            del plan.state["releases"][orphan]
+        self._plan_removal(plan, victims, save_description)
+        plan.extra["removed"] = victims
+        plan.audit_details.update({"removed": victims, "keep": keep, "protect": protect})
 
     def _plan_prepare(self, plan, release, dirs, files, force):
         layout = self.layout
@@ -959,7 +993,7 @@ class ReleaseManager:
         plan.audit_details.update({"rolled_back_from": current, "marked_failed": bool(mark_failed and current)})
         self._add_state_save(plan, f"record the rollback from {current}")
 
-    def _plan_removal(self, plan, victims):
+    def _plan_removal(self, plan, victims, save_description="forget removed releases"):
         trash = {}
         for victim in victims:
             path = self.layout.release_dir(victim)
@@ -968,7 +1002,7 @@ class ReleaseManager:
             plan.add(f"move {path} out of the way", lambda p=path, t=trash[victim]: os.rename(p, t))
             plan.state["releases"].pop(victim, None)
             plan.present.remove(victim)
-        self._add_state_save(plan, "forget removed releases")
+        self._add_state_save(plan, save_description)
         for victim in victims:
             plan.add(f"delete release {victim}", lambda t=trash[victim]: shutil.rmtree(t))
 
@@ -1152,6 +1186,32 @@ class ReleaseManager:
         return list(entries)
 
 
+def parse_systemctl_show(text):
+    """``systemctl show -p MainPID -p ExecMainStartTimestampMonotonic`` output as (pid, start in seconds)."""
+    props = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    try:
+        return int(props.get("MainPID") or 0), int(props.get("ExecMainStartTimestampMonotonic") or 0) / 1e6
+    except ValueError:
+        return 0, 0.0
+
+
+def running_release(path, main_pid, start_monotonic, now, now_monotonic):
+    """The release a service runs that resolved ``<path>/current`` when its main process started.
+
+    That is current's release if the process started after the link last changed, else None: then the
+    process may still run the release current pointed at before. Comparing times needs no ptrace
+    access to the process, which reading /proc/<pid>/cwd does (root lacks it in containers and under
+    some hardened kernels). ``start_monotonic`` and ``now_monotonic`` are CLOCK_MONOTONIC seconds.
+    """
+    layout = AppLayout(path)
+    if main_pid <= 0 or start_monotonic <= 0 or not os.path.islink(layout.current):
+        return None
+    started = now - (now_monotonic - start_monotonic)
+    if started <= os.lstat(layout.current).st_mtime:
+        return None
+    return layout.read_current()[0]
+
+
 def release_info(path, history=DEFAULT_HISTORY, lock_ttl=DEFAULT_LOCK_TTL, **environment):
     """Read-only view of an app root, as returned by ``pyops.deploy.release_info``."""
     manager = ReleaseManager(path, check_mode=True, lock_ttl=lock_ttl, audit_user="-", **environment)
@@ -1168,5 +1228,7 @@ __all__ = [
     "AppLayout",
     "ReleaseError",
     "ReleaseManager",
+    "parse_systemctl_show",
+    "running_release",
     "release_info",
 ]

@@ -18,6 +18,8 @@ description:
   - O(state=pruned) removes old releases, O(state=absent) removes one release.
   - O(state=locked) and O(state=unlocked) take and release the deploy lock C(<path>/.deploy.lock).
   - O(state=marked) records the status of a release, V(good) or V(failed), for example after a health check.
+  - O(state=finalized) ends a deploy in one step. It records the current release as V(good) and prunes
+    as O(state=pruned) does.
   - The status of every release is kept in one file, C(<path>/.releases.json), with its creation time and a
     creation sequence number. Releases are ordered by that sequence, with the release id as tie breaker. File
     times (mtime, ctime) are never used for ordering. A release directory without a record (made by hand
@@ -54,15 +56,18 @@ options:
         O(protect) fails. A release that does not exist is already absent.
       - V(locked) takes the deploy lock for O(lock_owner). V(unlocked) releases it.
       - V(marked) records O(status) for release O(release).
+      - V(finalized) records O(release), which must be the current release, as V(good), then removes old
+        releases like V(pruned) with O(keep) and O(protect). Use it once the release serves and passed
+        its health check.
     type: str
     required: true
-    choices: [prepared, switched, rolled_back, pruned, absent, locked, unlocked, marked]
+    choices: [prepared, switched, rolled_back, pruned, absent, locked, unlocked, marked, finalized]
   release:
     description:
       - Release id. It must match C(^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$), so it cannot contain C(/) and cannot
         be C(.) or C(..).
-      - Required for O(state=prepared), O(state=switched), O(state=absent) and O(state=marked). Optional for
-        O(state=rolled_back).
+      - Required for O(state=prepared), O(state=switched), O(state=absent), O(state=marked) and
+        O(state=finalized). Optional for O(state=rolled_back).
       - A timestamp such as C(20240501T120000Z) or a git commit id are typical release ids.
     type: str
   shared_dirs:
@@ -93,14 +98,15 @@ options:
     default: false
   keep:
     description:
-      - Number of releases that are not V(failed) to keep with O(state=pruned). Must be at least V(1).
+      - Number of releases that are not V(failed) to keep with O(state=pruned) and O(state=finalized). Must be
+        at least V(1).
       - The current release and the rollback target are kept in addition when they are older.
     type: int
     default: 5
   protect:
     description:
-      - Release ids that O(state=pruned) and O(state=absent) never remove, for example the release the
-        running application server was started from.
+      - Release ids that O(state=pruned), O(state=finalized) and O(state=absent) never remove, for example
+        the release the running application server was started from.
     type: list
     elements: str
     default: []
@@ -119,7 +125,8 @@ options:
   lock_owner:
     description:
       - Who holds or wants the deploy lock, for example C(alice@controller:run-42).
-      - Required for O(state=locked) and with O(take_lock=true). Needed for O(state=unlocked) unless O(force=true).
+      - Required for O(state=locked), with O(take_lock=true) and with O(release_lock=true). Needed for
+        O(state=unlocked) unless O(force=true).
       - While another owner holds a lock that is not stale, every state that changes something fails
         unless this matches the holder.
     type: str
@@ -130,6 +137,14 @@ options:
       - If the change then fails, a lock this task took is released again, so nothing is left changed.
       - Release the lock with O(state=unlocked) when the work it guards is done.
       - Not used with O(state=locked) or O(state=unlocked).
+    type: bool
+    default: false
+  release_lock:
+    description:
+      - Release the deploy lock of O(lock_owner) after the change, as O(state=unlocked) does. One task
+        instead of two, for example at the end of a deploy with O(state=finalized).
+      - If the change fails, the lock is kept, so the caller can still act under it and release it.
+      - Not used with O(state=locked), O(state=unlocked) or O(take_lock=true).
     type: bool
     default: false
   lock_ttl:
@@ -252,6 +267,15 @@ EXAMPLES = r"""
     path: /srv/shop
     state: rolled_back
     take_lock: true
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+
+- name: End the deploy, recording the release good, keeping five releases and releasing the lock
+  pyops.deploy.release:
+    path: /srv/shop
+    state: finalized
+    release: "{{ deploy_release }}"
+    keep: 5
+    release_lock: true
     lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
 
 - name: Keep three releases, never the one the app server started from
@@ -377,7 +401,7 @@ rolled_back_from:
   sample: "20240502T090000Z"
 removed:
   description: Releases removed (or, in check mode, to be removed), oldest first.
-  returned: O(state=pruned) or O(state=absent)
+  returned: O(state=pruned), O(state=finalized) or O(state=absent)
   type: list
   elements: str
   sample: ["20240420T100000Z", "20240425T100000Z"]
@@ -414,6 +438,7 @@ _OPTIONS_BY_STATE = {
     "locked": ("lock_pid", "lock_host"),
     "unlocked": ("force",),
     "marked": ("release", "status"),
+    "finalized": ("release", "keep", "protect"),
 }
 _OPTION_NAMES = {"lock_pid": "pid", "lock_host": "host"}
 
@@ -432,6 +457,7 @@ def argument_spec():
         "mark_failed": {"type": "bool", "default": True},
         "lock_owner": {"type": "str"},
         "take_lock": {"type": "bool", "default": False},
+        "release_lock": {"type": "bool", "default": False},
         "lock_ttl": {"type": "int", "default": DEFAULT_LOCK_TTL},
         "lock_pid": {"type": "int"},
         "lock_host": {"type": "str"},
@@ -473,8 +499,10 @@ def main():
             ("state", "switched", ["release"]),
             ("state", "absent", ["release"]),
             ("state", "marked", ["release", "status"]),
+            ("state", "finalized", ["release"]),
             ("state", "locked", ["lock_owner"]),
             ("take_lock", True, ["lock_owner"]),
+            ("release_lock", True, ["lock_owner"]),
         ],
         supports_check_mode=True,
     )
@@ -490,7 +518,12 @@ def main():
             lock_ttl=params["lock_ttl"],
             apply_attributes=attribute_setter(module),
         )
-        result = manager.run(params["state"], take_lock=params["take_lock"], **state_options(params))
+        result = manager.run(
+            params["state"],
+            take_lock=params["take_lock"],
+            release_lock=params["release_lock"],
+            **state_options(params),
+        )
     except ReleaseError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:

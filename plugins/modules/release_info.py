@@ -33,6 +33,11 @@ options:
       - Use the same value as for M(pyops.deploy.release).
     type: int
     default: 3600
+  service:
+    description:
+      - A systemd service that serves the app from C(<path>/current), such as C(shop.service).
+      - Adds RV(running), the release that the service's main process runs.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -47,6 +52,9 @@ attributes:
       no change. This assumes that the system controlled or queried by the module has not changed in a
       relevant way.
 notes:
+  - RV(running) compares the start time of the service's main process with the time C(current) last
+    changed, so it needs no access to the process itself (C(/proc/<pid>/cwd) needs ptrace rights, which
+    root lacks in some containers and under hardened kernels).
   - Releases are ordered by the creation sequence recorded in C(<path>/.releases.json), with the release id
     as tie breaker, never by file times.
 seealso:
@@ -59,6 +67,13 @@ EXAMPLES = r"""
     path: /srv/shop
     history: 5
   register: shop
+
+- name: Find out whether the running server still runs an earlier release than current
+  pyops.deploy.release_info:
+    path: /srv/shop
+    service: shop.service
+  register: shop_running
+  # shop_running.running != shop_running.current means a restart is due.
 
 - name: Refuse to deploy while somebody else's deploy is running
   ansible.builtin.assert:
@@ -162,6 +177,15 @@ lock:
     run_id: run-42
     stale: false
     stale_reason: null
+running:
+  description:
+    - The release the main process of O(service) runs. That is the current release when the process
+      started after C(current) last changed.
+    - V(null) when the service does not run, or when C(current) changed after it started, so the
+      process may run an earlier release.
+  returned: when O(service) is given
+  type: str
+  sample: "20240502T090000Z"
 last_deploys:
   description:
     - The latest O(history) entries of the audit log C(<path>/deploy-audit.jsonl), oldest first.
@@ -184,13 +208,17 @@ last_deploys:
       details: {}
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pyops.deploy.plugins.module_utils._release import (
     DEFAULT_HISTORY,
     DEFAULT_LOCK_TTL,
     ReleaseError,
+    parse_systemctl_show,
     release_info,
+    running_release,
 )
 
 
@@ -200,6 +228,7 @@ def main():
             "path": {"type": "path", "required": True},
             "history": {"type": "int", "default": DEFAULT_HISTORY},
             "lock_ttl": {"type": "int", "default": DEFAULT_LOCK_TTL},
+            "service": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -210,8 +239,22 @@ def main():
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg=f"reading {params['path']} failed: {exc}")
+    if params["service"]:
+        result["running"] = find_running_release(module, params["path"], params["service"])
     result["changed"] = False
     module.exit_json(**result)
+
+
+def find_running_release(module, path, service):
+    argv = ["systemctl", "show", "-p", "MainPID", "-p", "ExecMainStartTimestampMonotonic", "--", service]
+    rc, out, err = module.run_command(argv)
+    if rc != 0:
+        module.fail_json(msg=f"systemctl show {service} failed: {err.strip()}")
+    pid, started = parse_systemctl_show(out)
+    try:
+        return running_release(path, pid, started, time.time(), time.clock_gettime(time.CLOCK_MONOTONIC))
+    except (ReleaseError, OSError) as exc:
+        module.fail_json(msg=f"reading {path}/current failed: {exc}")
 
 
 if __name__ == "__main__":

@@ -982,6 +982,61 @@ def test_mark_adopts_an_untracked_release_without_reordering(make, root, clock):
 
 
 # --------------------------------------------------------------------------------------------
+# finalized
+# --------------------------------------------------------------------------------------------
+
+
+def test_finalize_marks_the_current_release_good_and_prunes(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    make().mark("r2", "good")
+
+    result = make().finalize("r3", keep=2)
+
+    assert result["changed"] is True
+    assert statuses(result) == {"r2": "good", "r3": "good"}
+    assert result["removed"] == ["r1"]
+    assert sorted(os.listdir(root / "releases")) == ["r2", "r3"]
+    assert audit_lines(root)[-1]["action"] == "finalized"
+    assert audit_lines(root)[-1]["details"]["status"] == "good"
+    assert make().finalize("r3", keep=2)["changed"] is False
+
+
+def test_finalize_counts_the_release_it_marks_good(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3", "r4")
+    for release in ("r1", "r2", "r3"):
+        make().mark(release, "good")
+    make().mark("r4", "failed")
+
+    # Still failed, r4 would not count and keep=2 would keep r2 and r3; good, it counts instead of r2.
+    result = make().finalize("r4", keep=2)
+
+    assert statuses(result) == {"r3": "good", "r4": "good"}
+    assert result["removed"] == ["r1", "r2"]
+
+
+def test_finalize_refuses_a_release_that_is_not_current(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    before = tree(root)
+
+    with pytest.raises(ReleaseError, match="release r1 is not the current release \\(r2\\)"):
+        make().finalize("r1")
+
+    assert tree(root) == before
+
+
+def test_finalize_check_mode_changes_nothing_and_predicts_the_run(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    before = tree(root)
+
+    predicted = make(check_mode=True).finalize("r2", keep=1)
+
+    assert tree(root) == before
+    assert predicted["changed"] is True
+    assert predicted["removed"] == []  # r1 is the rollback target of r2
+    assert statuses(predicted) == {"r1": "prepared", "r2": "good"}
+
+
+# --------------------------------------------------------------------------------------------
 # locked / unlocked
 # --------------------------------------------------------------------------------------------
 
@@ -1199,8 +1254,51 @@ def test_take_lock_in_check_mode_reports_both_changes_and_writes_nothing(make, r
 
 
 def test_take_lock_is_not_for_the_lock_states(make, root):
-    with pytest.raises(ReleaseError, match="take_lock is for the changing states"):
+    with pytest.raises(ReleaseError, match="take_lock and release_lock are for the changing states"):
         make(lock_owner="alice").run("locked", take_lock=True)
+
+
+def test_release_lock_finalizes_and_gives_the_lock_back(make, root, clock):
+    deploy(make, clock, "r1")
+    make(lock_owner="alice").lock()
+
+    result = make(lock_owner="alice").run("finalized", release_lock=True, release="r1")
+
+    assert result["changed"] is True
+    assert result["lock"] is None
+    assert not (root / rel.LOCK_FILE).exists()
+    assert result["actions"][-1].startswith("release deploy lock of alice ")
+    assert result["diff"]["before"]["lock"] == "alice"
+    assert result["diff"]["after"] == {"current": "r1", "releases": {"r1": "good"}, "lock": None}
+    assert [line["action"] for line in audit_lines(root)[-2:]] == ["finalized", "unlocked"]
+
+
+def test_release_lock_keeps_the_lock_when_the_change_fails(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make(lock_owner="alice").lock()
+
+    with pytest.raises(ReleaseError, match="not the current release"):
+        make(lock_owner="alice").run("finalized", release_lock=True, release="r1")
+
+    assert read_lock_file(root)["owner"] == "alice"
+
+
+def test_release_lock_in_check_mode_predicts_both_and_writes_nothing(make, root, clock):
+    deploy(make, clock, "r1")
+    make(lock_owner="alice").lock()
+    before = tree(root)
+
+    result = make(check_mode=True, lock_owner="alice").run("finalized", release_lock=True, release="r1")
+
+    assert tree(root) == before
+    assert result["changed"] is True
+    assert result["diff"]["after"] == {"current": "r1", "releases": {"r1": "good"}, "lock": None}
+
+
+def test_take_lock_and_release_lock_together_are_refused(make, root, clock):
+    deploy(make, clock, "r1")
+    with pytest.raises(ReleaseError, match="take_lock and release_lock together"):
+        make(lock_owner="alice").run("finalized", take_lock=True, release_lock=True, release="r1")
 
 
 def test_unlock_by_the_holder(make, root):
@@ -1436,3 +1534,41 @@ def test_check_mode_is_a_faithful_no_op(make, root, clock, state, options, manag
     again = make(check_mode=True, **manager_options).run(state, **options)
     assert again["changed"] is False
     assert make(**manager_options).run(state, **options)["changed"] is False
+
+
+# --------------------------------------------------------------------------------------------
+# running_release (release_info's service option)
+# --------------------------------------------------------------------------------------------
+
+
+def test_systemctl_show_is_parsed():
+    assert rel.parse_systemctl_show("MainPID=42\nExecMainStartTimestampMonotonic=5000000\n") == (42, 5.0)
+    assert rel.parse_systemctl_show("MainPID=0\nExecMainStartTimestampMonotonic=0\n") == (0, 0.0)
+    assert rel.parse_systemctl_show("MainPID=\n") == (0, 0.0)
+    assert rel.parse_systemctl_show("garbage") == (0, 0.0)
+
+
+def _current_changed_at(root, epoch):
+    os.utime(root / "current", (epoch, epoch), follow_symlinks=False)
+
+
+def test_a_server_started_after_the_switch_runs_current(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    _current_changed_at(root, 1000)
+
+    # Started at 1010 by the wall clock: now 1100, monotonic now 500, started at monotonic 410.
+    assert rel.running_release(str(root), 42, 410, 1100, 500) == "r2"
+
+
+def test_a_server_started_before_the_switch_may_run_an_older_release(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    _current_changed_at(root, 1050)
+
+    assert rel.running_release(str(root), 42, 410, 1100, 500) is None
+
+
+def test_a_stopped_server_or_a_missing_current_runs_nothing(make, root, clock):
+    root.mkdir()
+    assert rel.running_release(str(root), 42, 410, 1100, 500) is None
+    deploy(make, clock, "r1")
+    assert rel.running_release(str(root), 0, 0, 1100, 500) is None

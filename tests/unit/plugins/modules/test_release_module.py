@@ -186,6 +186,22 @@ def test_absent_and_marked_four_step(run, root):
     assert os.listdir(root / "releases") == ["r2"]
 
 
+def test_finalized_releasing_the_lock_four_step(run, root):
+    for release_id in ("r1", "r2", "r3"):
+        run(state="prepared", release=release_id)
+        run(state="switched", release=release_id)
+    run(state="marked", release="r2", status="good")
+    run(state="locked", lock_owner="alice")
+
+    check, real = four_step(run, root, state="finalized", release="r3", keep=2, release_lock=True, lock_owner="alice")
+
+    assert check["removed"] == real["removed"] == ["r1"]
+    assert check["lock"] is real["lock"] is None
+    assert not (root / ".deploy.lock").exists()
+    assert {r["id"]: r["status"] for r in real["releases"]} == {"r2": "good", "r3": "good"}
+    assert audit_actions(root)[-2:] == ["finalized", "unlocked"]
+
+
 def test_lock_four_step_and_unlock(run, root):
     root.mkdir()
     locked = four_step(run, root, state="locked", lock_owner="alice", lock_pid=os.getpid(), run_id="run-7")[1]
@@ -228,6 +244,8 @@ def test_diff_is_returned_only_in_diff_mode(run, root):
         ({"state": "marked", "release": "r1"}, "missing: status"),
         ({"state": "locked"}, "missing: lock_owner"),
         ({"state": "rolled_back", "take_lock": True}, "take_lock is True but all of the following are missing"),
+        ({"state": "finalized"}, "state is finalized but all of the following are missing: release"),
+        ({"state": "pruned", "release_lock": True}, "release_lock is True but all of the following are missing"),
         ({"state": "pruned", "keep": 0}, "keep must be an integer >= 1"),
         ({"state": "unlocked", "lock_ttl": 0}, "lock_ttl"),
         ({"state": "prepared", "release": "r1", "shared_dirs": ["/etc"]}, "must be relative"),
