@@ -42,3 +42,6 @@ rm -f /var/lib/dbus/machine-id
 # Keep the image small; roles refresh apt lists themselves.
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/*.log /tmp/* /var/tmp/*
+# The apt module's cache_valid_time reads the lists directory's time when apt has no success stamp:
+# emptied just now, it would look fresh for an hour, and no role would refresh it.
+touch -d @0 /var/lib/apt/lists
