@@ -25,6 +25,8 @@ APPS = ["pyops-bench-app1", "pyops-bench-app2"]
 ON_PROXY = "/usr/local/lib/pyops-bench"
 SITE = "https://localhost"
 CLIENTS = os.environ.get("PYOPS_BENCH_CLIENTS", "4")
+# Requests per second between the clients; 0 sends back to back, which saturates this 2-core rig.
+RATE = os.environ.get("PYOPS_BENCH_RATE", "200")
 WORK = Path(tempfile.mkdtemp(prefix="pyops-deploy-bench-"))
 STEPS = ["first deploy", "code-only deploy", "no-change deploy", "rollback"]
 
@@ -68,7 +70,7 @@ def step(flow, name, path, *args, load=True):
     if load:
         stop = f"/tmp/{label}.stop"
         proxy(
-            f"cd {ON_PROXY} && rm -f {stop} && nohup python3 load.py {SITE} /healthz {stop} 900 {CLIENTS}"
+            f"cd {ON_PROXY} && rm -f {stop} && nohup python3 load.py {SITE} /healthz {stop} 900 {CLIENTS} {RATE}"
             f" > /tmp/{label}.json 2>&1 &"
         )
         time.sleep(1)  # the clients are sending before the playbook starts
@@ -158,7 +160,8 @@ def summary(pyops, baseline, loads):
         f" (target: < 3 s); baseline {baseline['rollback']['seconds']:.1f} s",
         f"no-change deploy changed=0: {'yes' if unchanged else 'NO'} {pyops['no-change deploy']['changed']}"
         f" (baseline: {baseline['no-change deploy']['changed']})",
-        f"load average at start / end: {loads[0]} / {loads[1]} on {os.cpu_count()} cores; {CLIENTS} load clients",
+        f"load average at start / end: {loads[0]} / {loads[1]} on {os.cpu_count()} cores; {CLIENTS} load clients"
+        f" at {RATE} requests/s between them ({'back to back' if float(RATE) == 0 else 'steady'})",
     ]
     return lines, {
         "sent": sent,
@@ -188,6 +191,7 @@ def main():
         "cores": os.cpu_count(),
         "loadavg": loads,
         "clients": int(CLIENTS),
+        "rate": float(RATE),
         "pyops": pyops,
         "baseline": baseline,
         "totals": totals,
