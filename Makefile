@@ -15,7 +15,7 @@ SLOW_FIRST  := proxy e2e python_source hardening monitoring log_shipping app_ser
 export EE_BASE_IMAGE ?= localhost/pyops-testhost:debian12
 JOBS        ?= 2
 SCENARIO    ?= runtime
-APT_NEEDS   := podman runc debootstrap netavark aardvark-dns openssh-client
+APT_NEEDS   := podman runc debootstrap netavark aardvark-dns iptables openssh-client
 
 .PHONY: help
 help:  ## List the targets
