@@ -110,3 +110,17 @@ def test_release_left_by_a_rollback_is_refused_before_anything_is_built(run_play
     assert "Take this batch of app hosts out" not in run.stdout
     releases = served()[0]
     assert "v2" not in releases
+
+
+def test_code_shipped_without_configuring_the_server(run_playbook, tmp_path_factory):
+    v4 = variant(tmp_path_factory, "v4", "\nVERSION_MARK = 'v4'\n")
+    units = {app: podman_host(app).file("/etc/systemd/system/sample.service").mtime for app in APPS}
+    run = run_playbook(
+        "pyops.deploy.deploy", "-e", f"deploy_src_dir={v4}", "-e", "deploy_release=v4",
+        "-e", "deploy_configure_server=false",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert served()[0] == {"v4"}
+    # The app server's settings were read, but none of its tasks reached the hosts.
+    assert "pyops.deploy.app_server : Write the service and candidate units" not in run.stdout
+    assert {app: podman_host(app).file("/etc/systemd/system/sample.service").mtime for app in APPS} == units
