@@ -55,7 +55,7 @@ def systemctl(*argv):
 
 def journal(unit):
     shown = subprocess.run(
-        ["journalctl", "--no-pager", "-n", "20", "-o", "cat", "-u", unit], capture_output=True, text=True
+        ["journalctl", "--no-pager", "-n", "20", "-o", "cat", "-u", unit], capture_output=True, text=True, check=False
     )
     return shown.stdout.strip()
 
