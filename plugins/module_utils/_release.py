@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import time
 
 RELEASE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -742,6 +743,7 @@ class ReleaseManager:
                 "releases": [],
                 "lock": None,
                 "last_deploys": [],
+                "directories": {"releases": None, "shared": None},
                 "changed": False,
             }
         snapshot = self._read_snapshot()
@@ -753,6 +755,7 @@ class ReleaseManager:
             "releases": [r.as_dict(snapshot["current"]) for r in releases],
             "lock": self._lock_view(snapshot["lock"]),
             "last_deploys": self._read_audit_tail(history),
+            "directories": {"releases": directory_view(self.layout.releases), "shared": directory_view(self.layout.shared)},
             "changed": False,
         }
 
@@ -1210,6 +1213,21 @@ def running_release(path, main_pid, start_monotonic, now, now_monotonic):
     if started <= os.lstat(layout.current).st_mtime:
         return None
     return layout.read_current()[0]
+
+
+def directory_view(path):
+    """Type, permissions and numeric ownership of ``path`` (not followed if a symlink), None if missing."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return {
+        "path": path,
+        "is_dir": stat.S_ISDIR(info.st_mode),
+        "mode": f"{stat.S_IMODE(info.st_mode):04o}",
+        "uid": info.st_uid,
+        "gid": info.st_gid,
+    }
 
 
 def release_info(path, history=DEFAULT_HISTORY, lock_ttl=DEFAULT_LOCK_TTL, **environment):

@@ -186,6 +186,32 @@ running:
   returned: when O(service) is given
   type: str
   sample: "20240502T090000Z"
+directories:
+  description:
+    - The C(releases/) and C(shared/) directories as they are, so that a caller can fix their ownership or
+      permissions only when needed. Each is V(null) when it does not exist.
+    - Symlinks are not followed. A symlink has RV(directories.releases.is_dir=false).
+  returned: always
+  type: dict
+  contains:
+    releases:
+      description: C(<path>/releases) with C(path), C(is_dir), C(mode) (four octal digits), C(uid) and C(gid).
+      type: dict
+      sample:
+        path: /srv/shop/releases
+        is_dir: true
+        mode: "0755"
+        uid: 0
+        gid: 0
+    shared:
+      description: C(<path>/shared), as RV(directories.releases).
+      type: dict
+      sample:
+        path: /srv/shop/shared
+        is_dir: true
+        mode: "0755"
+        uid: 0
+        gid: 0
 last_deploys:
   description:
     - The latest O(history) entries of the audit log C(<path>/deploy-audit.jsonl), oldest first.

@@ -1459,8 +1459,30 @@ def test_info_on_a_missing_root(root):
         "releases": [],
         "lock": None,
         "last_deploys": [],
+        "directories": {"releases": None, "shared": None},
         "changed": False,
     }
+
+
+def test_info_reports_the_directories_a_caller_may_have_to_fix(make, root, clock):
+    deploy(make, clock, "r1")
+    os.chmod(root / "releases", 0o750)
+    (root / "shared").rmdir()
+    (root / "shared").symlink_to(root / "releases")
+
+    directories = rel.release_info(str(root), clock=clock)["directories"]
+
+    assert directories["releases"] == {
+        "path": str(root / "releases"),
+        "is_dir": True,
+        "mode": "0750",
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+    }
+    # A symlink is reported as one, not as the directory it points at.
+    assert directories["shared"]["is_dir"] is False
+    (root / "shared").unlink()
+    assert rel.release_info(str(root), clock=clock)["directories"]["shared"] is None
 
 
 def test_info_reports_everything_and_changes_nothing(make, root, clock):
