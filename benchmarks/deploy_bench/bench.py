@@ -32,6 +32,11 @@ STEPS = ["first deploy", "code-only deploy", "no-change deploy", "rollback"]
 # pyops only: a code-only deploy with deploy_configure_server=false (another play configures the app
 # server), before the rollback, which then goes back to v2.
 CODE_ONLY_SHIPPED = "code-only, no server"
+# "sample": the sample's own 9 packages; "wide": a typical production app's 61 (requirements-wide.in).
+DEPS = os.environ.get("PYOPS_BENCH_DEPS", "sample")
+if DEPS not in ("sample", "wide"):
+    sys.exit(f"PYOPS_BENCH_DEPS must be sample or wide, not {DEPS!r}")
+RESULT = HERE / ("last-run.json" if DEPS == "sample" else f"last-run-{DEPS}.json")
 
 
 def log(message):
@@ -92,13 +97,21 @@ def step(flow, name, path, *args, load=True):
     return report
 
 
-def variant(name):
-    """A copy of the sample with one changed file: a code-only change."""
+def variant(name, changed=True):
+    """A copy of the sample with the chosen dependency set; changed: one file differs, a code-only change."""
     path = WORK / name
     shutil.copytree(SAMPLE, path, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "RELEASE"))
-    init = path / "pyops_sample_flask" / "__init__.py"
-    init.write_text(init.read_text() + f"\nVERSION_MARK = {name!r}\n")
+    if DEPS != "sample":
+        shutil.copyfile(HERE / f"requirements-{DEPS}.txt", path / "requirements.txt")
+    if changed:
+        init = path / "pyops_sample_flask" / "__init__.py"
+        init.write_text(init.read_text() + f"\nVERSION_MARK = {name!r}\n")
     return path
+
+
+def count_requirements():
+    text = (HERE / f"requirements-{DEPS}.txt" if DEPS != "sample" else SAMPLE / "requirements.txt").read_text()
+    return len(re.findall(r"^[A-Za-z0-9]", text, re.M))
 
 
 def tarball(src, name):
@@ -171,6 +184,7 @@ def summary(pyops, baseline, loads):
         f" (target: < 3 s); baseline {baseline['rollback']['seconds']:.1f} s",
         f"no-change deploy changed=0: {'yes' if unchanged else 'NO'} {pyops['no-change deploy']['changed']}"
         f" (baseline: {baseline['no-change deploy']['changed']})",
+        f"dependency set: {DEPS} ({count_requirements()} packages)",
         f"load average at start / end: {loads[0]} / {loads[1]} on {os.cpu_count()} cores; {CLIENTS} load clients"
         f" at {RATE} requests/s between them ({'back to back' if float(RATE) == 0 else 'steady'})",
     ]
@@ -186,15 +200,19 @@ def summary(pyops, baseline, loads):
 
 def main():
     loads = [loadavg()]
-    log(f"deploy benchmark: {len(APPS)} app hosts behind {PROXY}, load average {loads[0]}, logs in {WORK}")
+    log(
+        f"deploy benchmark: {len(APPS)} app hosts behind {PROXY}, dependency set {DEPS!r},"
+        f" load average {loads[0]}, logs in {WORK}"
+    )
     proxy(f"mkdir -p {ON_PROXY}")
     for script in (ROOT / "molecule" / "http_probe.py", HERE / "load.py"):
         subprocess.run(["podman", "cp", str(script), f"{PROXY}:{ON_PROXY}/"], check=True)
     playbook("converge", HERE / "converge.yml")
+    v1 = variant("v1", changed=False)
     v2 = variant("v2")
-    pyops = pyops_flow(SAMPLE, v2, variant("v3"))
+    pyops = pyops_flow(v1, v2, variant("v3"))
     playbook("wipe", HERE / "wipe.yml")
-    baseline = baseline_flow(SAMPLE, v2)
+    baseline = baseline_flow(v1, v2)
     loads.append(loadavg())
     lines, totals = summary(pyops, baseline, loads)
     log("\n" + "\n".join(lines))
@@ -204,12 +222,13 @@ def main():
         "loadavg": loads,
         "clients": int(CLIENTS),
         "rate": float(RATE),
+        "deps": DEPS,
         "pyops": pyops,
         "baseline": baseline,
         "totals": totals,
         "table": lines,
     }
-    (HERE / "last-run.json").write_text(json.dumps(result, indent=2) + "\n")
+    RESULT.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 # PYOPS_BENCH_CLIENTS (default 4) load threads run on the proxy against https://localhost, so the
 # load never leaves the proxy's loopback, at PYOPS_BENCH_RATE requests per second between them
 # (default 200, a steady load; 0 sends back to back, which saturates a 2-core machine and then
-# measures the fight for the cores more than the deploy); PYOPS_BENCH_KEEP=1 keeps the containers.
+# measures the fight for the cores more than the deploy); PYOPS_BENCH_DEPS=wide deploys the sample
+# with a typical production app's 61 dependencies instead of its own 9 (requirements-wide.in; the
+# table then goes to last-run-wide.json); PYOPS_BENCH_KEEP=1 keeps the containers.
 # The containers are removed on exit, also when a step fails. The hosts compete for the same cores
 # as the load and Ansible, so the load average printed first and last matters when comparing runs.
 set -euo pipefail
