@@ -190,7 +190,7 @@ directories:
   description:
     - The C(releases/) and C(shared/) directories as they are, so that a caller can fix their ownership or
       permissions only when needed. Each is V(null) when it does not exist.
-    - Symlinks are not followed. A symlink has RV(directories.releases.is_dir=false).
+    - Symlinks are not followed, so a symlink is reported with C(is_dir) false.
   returned: always
   type: dict
   contains:
