@@ -755,7 +755,10 @@ class ReleaseManager:
             "releases": [r.as_dict(snapshot["current"]) for r in releases],
             "lock": self._lock_view(snapshot["lock"]),
             "last_deploys": self._read_audit_tail(history),
-            "directories": {"releases": directory_view(self.layout.releases), "shared": directory_view(self.layout.shared)},
+            "directories": {
+                "releases": directory_view(self.layout.releases),
+                "shared": directory_view(self.layout.shared),
+            },
             "changed": False,
         }
 
