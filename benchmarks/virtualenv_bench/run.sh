@@ -14,13 +14,13 @@ RUNS=${2:-3}
 UV_VERSION=${UV_VERSION:-0.13.9}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REQS=$HERE/../../examples/flask_app/requirements.txt
-CARRY=$HERE/../../roles/virtualenv/files/carry_bytecode.py
+BUILD=$HERE/../../roles/virtualenv/files/build_venv.py
 NAME=pyops-bench-venv-$$
 
 podman run -d --name "$NAME" "$IMAGE" sleep infinity >/dev/null
 trap 'podman rm -f -t 0 "$NAME" >/dev/null' EXIT
 podman cp "$REQS" "$NAME":/tmp/requirements.txt
-podman cp "$CARRY" "$NAME":/tmp/carry_bytecode.py
+podman cp "$BUILD" "$NAME":/tmp/build_venv.py
 
 # Setup, not timed: python3-venv for pip, uv from PyPI, a wheelhouse of the same requirements.
 podman exec "$NAME" bash -euc "
@@ -44,11 +44,12 @@ uv_build() {  # $1: --compile-bytecode or not, $2: where packages come from
           /opt/uv/bin/uv pip sync -q --python \$v/bin/python $1 --require-hashes $2 /tmp/requirements.txt"
 }
 # What the role runs when an earlier venv of the same cache exists (the deploy flow's live release):
-# no compilation by uv, that venv's bytecode linked where the files are the same, compileall for the rest.
+# no compilation by uv, that venv's bytecode linked where the files are the same (the role's build script,
+# files/build_venv.py, in its carry mode), compileall for the rest.
 uv_carry_build() {
     echo "export UV_CACHE_DIR=/var/cache/bench-uv; /opt/uv/bin/uv venv -q --python /usr/bin/python3 \$v &&
           /opt/uv/bin/uv pip sync -q --python \$v/bin/python --require-hashes /tmp/requirements.txt &&
-          \$v/bin/python /tmp/carry_bytecode.py /srv/bench/earlier \$v && \$v/bin/python -m compileall -q -j 0 \$v/lib"
+          /usr/bin/python3 /tmp/build_venv.py carry /srv/bench/earlier \$v && \$v/bin/python -m compileall -q -j 0 \$v/lib"
 }
 clear_caches() { podman exec "$NAME" rm -rf /root/.cache/pip /var/cache/bench-uv; }
 
