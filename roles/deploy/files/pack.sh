@@ -4,6 +4,10 @@
 # and gzip headers fixed.
 set -eu
 cache=$1 kind=$2 source=$3 ref=${4:-HEAD}
+# The cache is the controller user's alone (it may hold private code); made here, not by a task of
+# its own, which would cost the controller a module run on every deploy.
+mkdir -p "$cache"
+chmod 0700 "$cache"
 tmp=$(mktemp "$cache/.pack.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 case $kind in
