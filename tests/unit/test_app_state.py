@@ -6,7 +6,6 @@ real hosts (the fast path taken, a drift repaired) is molecule/app_server/tests/
 
 import grp
 import hashlib
-import importlib.util
 import json
 import os
 import pwd
@@ -16,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "app_server" / "files" / "app_state.py"
-_spec = importlib.util.spec_from_file_location("app_state", SCRIPT)
-app_state = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(app_state)
+from ansible_collections.pyops.deploy.tests.unit.role_files import load_role_file
+
+app_state = load_role_file("app_server", "app_state.py")
+SCRIPT = Path(app_state.__file__)
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name

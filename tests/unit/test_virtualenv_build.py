@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "virtualenv" / "files" / "build_venv.py"
-_spec = importlib.util.spec_from_file_location("build_venv", SCRIPT)
-build_venv = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build_venv)
+from ansible_collections.pyops.deploy.tests.unit.role_files import load_role_file
+
+build_venv = load_role_file("virtualenv", "build_venv.py")
+SCRIPT = Path(build_venv.__file__)
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
