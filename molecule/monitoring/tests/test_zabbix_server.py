@@ -89,10 +89,18 @@ def test_template_imports(mon, template_id):
 
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_server_reads_every_item_over_psk(mon, host_ids, name):
-    values = {key: item["lastvalue"] for key, item in items(mon, host_ids[name]).items()}
-    assert set(values) == set(ITEM_CHECKS)
-    assert all(ITEM_CHECKS[key](value) for key, value in values.items()), values
-    assert set(triggers(mon, host_ids[name]).values()) == {"0"}
+    # One poll can catch the app between two requests of another scenario's load on these shared
+    # cores (seen once: a value out of range under load 6); every item must come right and stay so
+    # within a minute, polled again while it is not.
+    def wrong():
+        found = items(mon, host_ids[name])
+        assert set(found) == set(ITEM_CHECKS)
+        bad = {key: item["lastvalue"] for key, item in found.items() if not ITEM_CHECKS[key](item["lastvalue"])}
+        fired = {trigger for trigger, value in triggers(mon, host_ids[name]).items() if value != "0"}
+        check_now(mon, [found[key]["itemid"] for key in bad])
+        return {"values out of range": bad, "triggers firing": sorted(fired)} if bad or fired else None
+
+    assert wait_for(lambda: not wrong(), timeout=60, interval=5), wrong()
 
 
 def test_stopped_app_fires_its_triggers(mon, host_ids, stopped_app):
