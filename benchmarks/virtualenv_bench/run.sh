@@ -44,12 +44,12 @@ uv_build() {  # $1: --compile-bytecode or not, $2: where packages come from
           /opt/uv/bin/uv pip sync -q --python \$v/bin/python $1 --require-hashes $2 /tmp/requirements.txt"
 }
 # What the role runs when an earlier venv of the same cache exists (the deploy flow's live release):
-# no compilation by uv, that venv's bytecode linked where the files are the same (the role's build script,
-# files/build_venv.py, in its carry mode), compileall for the rest.
+# no compilation by uv, that venv's bytecode linked where the files are the same, then compileall for
+# the files still without bytecode (the role's build script, files/build_venv.py, in its carry mode).
 uv_carry_build() {
     echo "export UV_CACHE_DIR=/var/cache/bench-uv; /opt/uv/bin/uv venv -q --python /usr/bin/python3 \$v &&
           /opt/uv/bin/uv pip sync -q --python \$v/bin/python --require-hashes /tmp/requirements.txt &&
-          /usr/bin/python3 /tmp/build_venv.py carry /srv/bench/earlier \$v && \$v/bin/python -m compileall -q -j 0 \$v/lib"
+          /usr/bin/python3 /tmp/build_venv.py carry /srv/bench/earlier \$v"
 }
 clear_caches() { podman exec "$NAME" rm -rf /root/.cache/pip /var/cache/bench-uv; }
 

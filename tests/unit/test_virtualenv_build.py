@@ -210,6 +210,42 @@ def test_the_build_carries_then_compiles_the_rest(tmp_path, venv, capsys):
     assert Path(importlib.util.cache_from_source(str(own_file))).is_file()
 
 
+def test_compile_lists_only_the_files_without_bytecode(venv, monkeypatch):
+    done = make_module(venv, "done.py", "a = 1\n")
+    subprocess.run([PY, "-m", "compileall", "-q", str(done)], check=True)
+    left = make_module(venv, "left.py", "b = 2\n")
+    commands = []
+    real_run = build_venv.run
+
+    def recording_run(name, argv, chdir=None):
+        commands.append(argv)
+        if "-i" in argv:
+            commands.append(Path(argv[argv.index("-i") + 1]).read_text().split())
+        return real_run(name, argv, chdir)
+
+    monkeypatch.setattr(build_venv, "run", recording_run)
+    assert build_venv.uncompiled(str(venv)) == [str(left)]
+    build_venv.compile_rest(str(venv))
+    assert commands[1] == [str(left)]
+    assert build_venv.uncompiled(str(venv)) == []
+    # Nothing left: compileall does not run at all.
+    commands.clear()
+    assert build_venv.compile_rest(str(venv)) == ""
+    assert commands == []
+
+
+def test_compile_takes_all_of_lib_in_parallel_when_most_is_missing(venv, monkeypatch):
+    make_module(venv, "one.py", "a = 1\n")
+    make_module(venv, "two.py", "b = 2\n")
+    commands = []
+    real_run = build_venv.run
+    monkeypatch.setattr(build_venv, "COMPILE_LIST_LIMIT", 1)
+    monkeypatch.setattr(build_venv, "run", lambda name, argv, chdir=None: commands.append(argv) or real_run(name, argv))
+    build_venv.compile_rest(str(venv))
+    assert commands == [[str(venv / "bin" / "python"), "-m", "compileall", "-q", "-j", "0", str(venv / "lib")]]
+    assert build_venv.uncompiled(str(venv)) == []
+
+
 # Ownership
 
 
