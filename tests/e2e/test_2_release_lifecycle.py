@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from sandbox_site import APPS, HTTPS, ROOT, podman_host, served
+from sandbox_site import APPS, HTTPS, PROXY, ROOT, podman_host, recap_changed, served
 
 PROBE = ROOT / "molecule" / "http_probe.py"
 pytestmark = pytest.mark.usefixtures("sandbox")
@@ -112,15 +112,92 @@ def test_release_left_by_a_rollback_is_refused_before_anything_is_built(run_play
     assert "v2" not in releases
 
 
+# Also the tarball copied as a file (the others went inline), holding a shared dir of its own.
 def test_code_shipped_without_configuring_the_server(run_playbook, tmp_path_factory):
     v4 = variant(tmp_path_factory, "v4", "\nVERSION_MARK = 'v4'\n")
+    # log/ is a shared dir: the release's log stays the link to shared/log, whose owner stays the
+    # app's. A package's own log/ is code like any other.
+    (v4 / "log").mkdir()
+    (v4 / "log" / ".gitkeep").write_text("")
+    (v4 / "pyops_sample_flask" / "log").mkdir()
+    (v4 / "pyops_sample_flask" / "log" / "__init__.py").write_text("")
+    # The tarball's own root entry is private: the release directory must not take its mode.
+    v4.chmod(0o700)
+    shared_log = {app: podman_host(app).check_output("stat -c '%U:%G %a' /srv/sample/shared/log") for app in APPS}
     units = {app: podman_host(app).file("/etc/systemd/system/sample.service").mtime for app in APPS}
+    release_mode = {app: podman_host(app).file("/srv/sample/current").mode for app in APPS}
     run = run_playbook(
         "pyops.deploy.deploy", "-e", f"deploy_src_dir={v4}", "-e", "deploy_release=v4",
-        "-e", "deploy_configure_server=false",
+        "-e", "deploy_configure_server=false", "-e", "deploy_artifact_inline_max=0",
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:]
+    assert "Send the code to the host" in run.stdout
     assert served()[0] == {"v4"}
+    for app in APPS:
+        host = podman_host(app)
+        assert host.check_output("stat -c '%U:%G %a' /srv/sample/shared/log") == shared_log[app]
+        assert host.file("/srv/sample/releases/v4/log").linked_to == "/srv/sample/shared/log"
+        assert host.file("/srv/sample/releases/v4/pyops_sample_flask/log/__init__.py").group == "sample"
+        assert host.file("/srv/sample/releases/v4").mode == release_mode[app]
+        assert host.file("/srv/sample/releases/v4").mode & 0o050 == 0o050
+        assert not host.file("/srv/sample/releases/v4/.pyops-code.tar.gz").exists
     # The app server's settings were read, but none of its tasks reached the hosts.
     assert "pyops.deploy.app_server : Write the service and candidate units" not in run.stdout
     assert {app: podman_host(app).file("/etc/systemd/system/sample.service").mtime for app in APPS} == units
+
+
+# What an AWX job template of type "Check" runs: it says what the deploy would do, and does none of it.
+def test_check_mode_reports_a_new_release_and_changes_nothing(run_playbook, tmp_path_factory):
+    v5 = variant(tmp_path_factory, "v5", "\nVERSION_MARK = 'v5'\n")
+    before = {app: releases_json(app) for app in APPS}
+    run = run_playbook(
+        "pyops.deploy.deploy", "--check", "--diff", "-e", f"deploy_src_dir={v5}", "-e", "deploy_release=v5"
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "current at v5 (now v4)" in run.stdout
+    changed = recap_changed(run.stdout)
+    assert all(changed[app] > 0 for app in APPS), changed
+    assert served()[0] == {"v4"}
+    for app in APPS:
+        host = podman_host(app)
+        assert not host.file("/srv/sample/releases/v5").exists
+        assert not host.file("/srv/sample/.deploy.lock").exists
+        assert releases_json(app) == before[app]
+    # The release that runs already: nothing would change.
+    run = run_playbook("pyops.deploy.deploy", "--check", "-e", "deploy_release=v4")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert {app: recap_changed(run.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
+
+
+def journal_lines_of_ansible_modules(host):
+    """(module, message) of every "Invoked with" line Ansible's modules logged on the host. Without
+    python3-systemd a module logs through syslog (identifier ansible-<module>); with it, as the
+    hardened hosts have, through journal.send with "ansible-<module> " ahead of the message."""
+    out = host.check_output(
+        "journalctl --no-pager -o json --output-fields=SYSLOG_IDENTIFIER,MESSAGE --grep 'Invoked with '"
+    )
+    lines = []
+    for line in out.splitlines():
+        entry = json.loads(line)
+        message = entry.get("MESSAGE", "")
+        if isinstance(message, list):  # journalctl's JSON gives a message with control characters as bytes
+            message = bytes(message).decode(errors="replace")
+        ident = entry.get("SYSLOG_IDENTIFIER", "")
+        if message.startswith("ansible-"):
+            ident, _, message = message.partition(" ")
+        if ident.startswith("ansible-"):
+            lines.append((ident, message))
+    return lines
+
+
+# The tasks that send a script (and an inline tarball) in their arguments keep them out of the
+# journal, which every deploy would otherwise grow by tens of kilobytes per host.
+def test_scripts_sent_by_the_deploys_stay_out_of_the_hosts_journals():
+    app_lines = journal_lines_of_ansible_modules(podman_host(APPS[0]))
+    # Modules still log their calls: the release module's are there.
+    assert any(ident.endswith(".release") for ident, _ in app_lines), app_lines[:5]
+    for marker in ("def main(", "base64 -d"):
+        assert not [msg[:300] for _, msg in app_lines if marker in msg]
+    proxy_lines = journal_lines_of_ansible_modules(podman_host(PROXY))
+    assert proxy_lines
+    assert not [msg[:300] for _, msg in proxy_lines if "swapped in" in msg]
