@@ -184,7 +184,7 @@ def journal_lines_of_ansible_modules(host):
             message = bytes(message).decode(errors="replace")
         ident = entry.get("SYSLOG_IDENTIFIER", "")
         if message.startswith("ansible-"):
-            ident, _, message = message.partition(" ")
+            ident, _space, message = message.partition(" ")
         if ident.startswith("ansible-"):
             lines.append((ident, message))
     return lines
@@ -195,9 +195,9 @@ def journal_lines_of_ansible_modules(host):
 def test_scripts_sent_by_the_deploys_stay_out_of_the_hosts_journals():
     app_lines = journal_lines_of_ansible_modules(podman_host(APPS[0]))
     # Modules still log their calls: the release module's are there.
-    assert any(ident.endswith(".release") for ident, _ in app_lines), app_lines[:5]
+    assert any(ident.endswith(".release") for ident, _message in app_lines), app_lines[:5]
     for marker in ("def main(", "base64 -d"):
-        assert not [msg[:300] for _, msg in app_lines if marker in msg]
+        assert not [msg[:300] for _ident, msg in app_lines if marker in msg]
     proxy_lines = journal_lines_of_ansible_modules(podman_host(PROXY))
     assert proxy_lines
-    assert not [msg[:300] for _, msg in proxy_lines if "swapped in" in msg]
+    assert not [msg[:300] for _ident, msg in proxy_lines if "swapped in" in msg]

@@ -90,7 +90,7 @@ def test_pack_offers_a_small_tarball_inline_and_a_large_one_as_a_file(tmp_path, 
 
 @pytest.mark.parametrize("inline", [True, False], ids=["inline", "copied"])
 def test_unpack_puts_the_code_in_and_leaves_the_shared_paths_alone(tmp_path, source, release, inline):
-    sha256, _ = pack(tmp_path / "cache", source, 1 << 20)
+    sha256, _how = pack(tmp_path / "cache", source, 1 << 20)
     tarball = tmp_path / "cache" / f"{sha256}.tar.gz"
     if inline:
         out = unpack(release, sha256, stdin=(tmp_path / "cache" / f"{sha256}.tar.gz.b64").read_text())
@@ -117,7 +117,7 @@ def test_unpack_puts_the_code_in_and_leaves_the_shared_paths_alone(tmp_path, sou
 
 
 def test_unpack_again_changes_nothing_and_reads_all_of_stdin(tmp_path, source, release):
-    sha256, _ = pack(tmp_path / "cache", source, 1 << 20)
+    sha256, _how = pack(tmp_path / "cache", source, 1 << 20)
     data = (tmp_path / "cache" / f"{sha256}.tar.gz.b64").read_text()
     unpack(release, sha256, stdin=data)
     (release / "app" / "__init__.py").write_text("edited on the host\n")
@@ -132,7 +132,7 @@ def test_unpack_again_changes_nothing_and_reads_all_of_stdin(tmp_path, source, r
 
 
 def test_unpack_after_an_interrupted_one_completes_it(tmp_path, source, release):
-    sha256, _ = pack(tmp_path / "cache", source, 1 << 20)
+    sha256, _how = pack(tmp_path / "cache", source, 1 << 20)
     (release / "app").mkdir()
     (release / "app" / "__init__.py").write_text("half")
     (release / ".pyops-unpacked").write_text("an earlier tarball\n")
@@ -142,7 +142,7 @@ def test_unpack_after_an_interrupted_one_completes_it(tmp_path, source, release)
 
 
 def test_an_empty_release_file_leaves_out_nothing(tmp_path, source, release):
-    sha256, _ = pack(tmp_path / "cache", source, 1 << 20)
+    sha256, _how = pack(tmp_path / "cache", source, 1 << 20)
     data = (tmp_path / "cache" / f"{sha256}.tar.gz.b64").read_text()
     unpack(release, sha256, stdin=data, release_file="", excludes=("log",))
     assert (release / "RELEASE").read_text() == "from the repository\n"
