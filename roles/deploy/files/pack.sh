@@ -3,7 +3,7 @@
 # ref into CACHE/<sha256>.tar.gz and print "<sha256> inline|file". Same input, same bytes: names
 # sorted, times, owners and gzip headers fixed. A tarball of at most INLINE_MAX bytes also gets a
 # base64 copy (<sha256>.tar.gz.b64), which the deploy sends inside a task's arguments instead of
-# transferring the file: one exchange with each host instead of five.
+# transferring the file: one exchange with each host instead of a copy's four.
 set -eu
 cache=$1 kind=$2 source=$3 ref=${4:-HEAD} inline_max=${5:-0}
 # The cache is the controller user's alone (it may hold private code); made here, not by a task of
