@@ -15,6 +15,9 @@ from sandbox_site import ROOT, RUN_TIMEOUT
 
 @pytest.fixture(scope="session")
 def sandbox():
+    # The tests need fresh hosts (the first site run must change every one): a sandbox left by a
+    # killed run or by `make demo` still holds releases, locks and drained upstreams.
+    subprocess.run([ROOT / "tools" / "sandbox.sh", "down"], check=True)
     subprocess.run([ROOT / "tools" / "sandbox.sh", "up"], check=True)
     yield
     if not os.environ.get("PYOPS_KEEP_SANDBOX"):

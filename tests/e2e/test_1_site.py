@@ -46,6 +46,23 @@ def test_site_runs_under_ansible_runner(awx_project):
     assert set(recap_changed(run.stdout)) == {PROXY, *APPS, MONITOR}
 
 
+# AWX stores every task result as a job event, invocation and all: the code the deploy sends on the
+# unpack task's stdin (base64 of a gzip tarball, "H4sI...") and the script it runs must not be in them.
+def test_job_events_do_not_carry_the_code_or_the_unpack_script(awx_project):
+    unpacks = []
+    for path in (awx_project["data"] / "artifacts" / "site" / "job_events").glob("*.json"):
+        text = path.read_text()
+        assert '"H4sI' not in text, path.name
+        assert "base64 -d" not in text, path.name
+        event = json.loads(text)
+        if event["event"] == "runner_on_ok" and event["event_data"]["task"].startswith("Unpack the code"):
+            unpacks.append(event)
+    # The unpack ran on both app hosts, changed them, and its events hold only the censored result.
+    assert len(unpacks) == len(APPS)
+    assert all(list(e["event_data"]["res"]) == ["censored"] for e in unpacks), unpacks
+    assert all("changed: [" in e["stdout"] for e in unpacks), unpacks
+
+
 def test_the_app_is_served_over_https_by_both_app_hosts():
     assert served()[1] == set(APPS)
     status, headers, body = get(HTTPS + "/healthz")
