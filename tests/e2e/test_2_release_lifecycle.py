@@ -169,6 +169,38 @@ def test_check_mode_reports_a_new_release_and_changes_nothing(run_playbook, tmp_
     assert {app: recap_changed(run.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
 
 
+# A CI pipeline that builds the app's wheel ships it with its pinned requirements: the server imports
+# the app from the release's virtualenv, and the release directory holds no source.
+def test_a_wheel_is_served_from_the_releases_virtualenv(run_playbook, tmp_path_factory):
+    v6 = variant(tmp_path_factory, "v6", "\nVERSION_MARK = 'v6'\n")
+    dist = tmp_path_factory.mktemp("v6-dist")
+    subprocess.run(["uv", "build", "--quiet", "--wheel", "--out-dir", str(dist), str(v6)], check=True)
+    (wheel,) = dist.glob("*.whl")
+    args = [
+        "-e", "deploy_src_dir=", "-e", f"deploy_wheel={wheel}", "-e", "deploy_release=v6",
+        "-e", f"deploy_wheel_requirements={ROOT / 'examples' / 'flask_app' / 'requirements.txt'}",
+    ]  # fmt: skip
+    run = run_playbook("pyops.deploy.deploy", *args)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert served()[0] == {"v6"}
+    for app in APPS:
+        host = podman_host(app)
+        assert host.file(f"/srv/sample/releases/v6/{wheel.name}").exists
+        assert not host.file("/srv/sample/releases/v6/pyops_sample_flask").exists
+        # From / so that nothing but the venv can provide the package.
+        where = host.check_output(
+            "cd / && /srv/sample/releases/v6/venv/bin/python -c "
+            "'import pyops_sample_flask as m; print(m.VERSION_MARK, m.__file__)'"
+        )
+        assert where.startswith("v6 /srv/sample/releases/v6/venv/lib/python3."), where
+        audit = host.file("/srv/sample/deploy-audit.jsonl").content_string.splitlines()
+        assert any(f'"source": "wheel:{wheel}"' in line for line in audit), audit[-3:]
+    # The same wheel again: nothing to do.
+    again = run_playbook("pyops.deploy.deploy", *args)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert {app: recap_changed(again.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
+
+
 def journal_lines_of_ansible_modules(host):
     """(module, message) of every "Invoked with" line Ansible's modules logged on the host. Without
     python3-systemd a module logs through syslog (identifier ansible-<module>); with it, as the

@@ -31,9 +31,9 @@ def source(tmp_path):
     return src
 
 
-def pack(cache, src, inline_max):
+def pack(cache, src, inline_max, kind="dir", extra=()):
     out = subprocess.run(
-        ["sh", str(FILES / "pack.sh"), str(cache), "dir", str(src), "HEAD", str(inline_max)],
+        ["sh", str(FILES / "pack.sh"), str(cache), kind, str(src), "HEAD", str(inline_max), *extra],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return out.stdout.split()
@@ -147,3 +147,27 @@ def test_an_empty_release_file_leaves_out_nothing(tmp_path, source, release):
     unpack(release, sha256, stdin=data, release_file="", excludes=("log",))
     assert (release / "RELEASE").read_text() == "from the repository\n"
     assert (release / "app" / "__init__.py").exists()
+
+
+def test_a_wheel_is_packed_under_its_own_name_with_its_requirements(tmp_path, release):
+    """deploy_wheel: the wheel keeps its file name (uv reads the project and version from it) and the
+    requirements file goes beside it under the release's requirements path."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    wheel = dist / "shop-1.4.2-py3-none-any.whl"
+    wheel.write_bytes(b"PK not really a zip")
+    wheel.chmod(0o600)
+    requirements = dist / "pinned.txt"
+    requirements.write_text("flask==3.1.3\n")
+    sha256, how = pack(tmp_path / "cache", wheel, 1 << 20, "wheel", (str(requirements), "deps/requirements.txt"))
+    assert how == "inline"
+    # The same wheel and requirements pack to the same bytes; without requirements, the wheel alone.
+    assert pack(tmp_path / "cache2", wheel, 1 << 20, "wheel", (str(requirements), "deps/requirements.txt"))[0] == sha256
+    alone, _how = pack(tmp_path / "cache3", wheel, 1 << 20, "wheel")
+    assert alone != sha256
+    unpack(release, sha256, stdin=(tmp_path / "cache" / f"{sha256}.tar.gz.b64").read_text())
+    assert (release / "shop-1.4.2-py3-none-any.whl").read_bytes() == b"PK not really a zip"
+    assert (release / "deps" / "requirements.txt").read_text() == "flask==3.1.3\n"
+    # Readable by the app's group though the controller's copy was private.
+    assert (release / "shop-1.4.2-py3-none-any.whl").stat().st_mode & 0o777 == 0o644
+    assert not [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".wheel.")]

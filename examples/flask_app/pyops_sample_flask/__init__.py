@@ -6,17 +6,21 @@ from pathlib import Path
 
 from flask import Flask, jsonify
 
-# The deploy flow writes RELEASE at the root of every release; APP_RELEASE overrides it.
-_RELEASE_FILE = Path(__file__).resolve().parent.parent / "RELEASE"
+# The deploy flow writes RELEASE at the root of every release: beside this package when the release
+# holds the code, in the working directory (the release) when the package came from a wheel into the
+# release's virtualenv. APP_RELEASE overrides both.
+_RELEASE_FILES = (Path(__file__).resolve().parent.parent / "RELEASE", Path("RELEASE"))
 
 
 def release_id():
     if os.environ.get("APP_RELEASE"):
         return os.environ["APP_RELEASE"]
-    try:
-        return _RELEASE_FILE.read_text(encoding="utf-8").strip() or "unknown"
-    except OSError:
-        return "unknown"
+    for path in _RELEASE_FILES:
+        try:
+            return path.read_text(encoding="utf-8").strip() or "unknown"
+        except OSError:
+            continue
+    return "unknown"
 
 
 def create_app():

@@ -1,6 +1,7 @@
 #!/bin/sh
-# pack.sh CACHE KIND SOURCE GIT_REF INLINE_MAX: pack a directory, copy an archive, or export a git
-# ref into CACHE/<sha256>.tar.gz and print "<sha256> inline|file". Same input, same bytes: names
+# pack.sh CACHE KIND SOURCE GIT_REF INLINE_MAX [REQUIREMENTS NAME]: pack a directory, copy an
+# archive, export a git ref, or pack a wheel (with REQUIREMENTS, a file on the controller, beside it
+# as NAME) into CACHE/<sha256>.tar.gz and print "<sha256> inline|file". Same input, same bytes: names
 # sorted, times, owners and gzip headers fixed. A tarball of at most INLINE_MAX bytes also gets a
 # base64 copy (<sha256>.tar.gz.b64), which the deploy sends inside a task's arguments instead of
 # transferring the file: one exchange with each host instead of a copy's four.
@@ -12,11 +13,26 @@ mkdir -p "$cache"
 chmod 0700 "$cache"
 tmp=$(mktemp "$cache/.pack.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
+pack_dir() {  # directory
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --exclude-vcs \
+      --exclude=__pycache__ --exclude='*.pyc' --exclude=.venv --exclude=venv \
+      -C "$1" -cf - . | gzip -n >"$tmp"
+}
 case $kind in
   dir)
-    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --exclude-vcs \
-        --exclude=__pycache__ --exclude='*.pyc' --exclude=.venv --exclude=venv \
-        -C "$source" -cf - . | gzip -n >"$tmp" ;;
+    pack_dir "$source" ;;
+  wheel)
+    # The wheel keeps its file name, which pip and uv read the project and version from.
+    stage=$(mktemp -d "$cache/.wheel.XXXXXX")
+    trap 'rm -f "$tmp"; rm -rf "$stage"' EXIT
+    cp "$source" "$stage/$(basename "$source")"
+    if [ -n "${6:-}" ]; then
+      mkdir -p "$stage/$(dirname "$7")"
+      cp "$6" "$stage/$7"
+    fi
+    chmod -R u=rwX,go=rX "$stage"
+    pack_dir "$stage"
+    rm -rf "$stage" ;;
   archive)
     cp "$source" "$tmp" ;;
   git)
