@@ -35,7 +35,13 @@ def releases_json(app):
 
 @pytest.fixture(scope="module")
 def v2(tmp_path_factory):
-    return variant(tmp_path_factory, "v2", "\nVERSION_MARK = 'v2'\n")
+    """v2 as a directory that is also a git repository with the tag v2: deployed both ways."""
+    path = variant(tmp_path_factory, "v2", "\nVERSION_MARK = 'v2'\n")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "v2"], ["tag", "v2"]):
+        subprocess.run(
+            ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.org", "-C", str(path), *args], check=True
+        )
+    return path
 
 
 def test_interrupted_deploy_leaves_the_site_serving(run_playbook, v2):
@@ -54,11 +60,15 @@ def test_interrupted_deploy_leaves_the_site_serving(run_playbook, v2):
     assert served()[0] == before
 
 
-# The same release again, after the killed run: its lock and half-built release do not stop it.
+# The same release again, after the killed run: its lock and half-built release do not stop it. This
+# time from git, as prod deploys (a URL: the controller mirrors it), so the half-built code differs.
 def test_code_change_is_served_without_a_failed_request(run_playbook, v2):
     # Requests back to back through the proxy for the whole deploy, stopped when it ends.
     load = subprocess.Popen([sys.executable, str(PROBE), HTTPS, "/healthz", "3600"], stdout=subprocess.PIPE, text=True)
-    run = run_playbook("pyops.deploy.deploy", "-e", f"deploy_src_dir={v2}", "-e", "deploy_release=v2")
+    run = run_playbook(
+        "pyops.deploy.deploy", "-e", "deploy_src_dir=", "-e", f"deploy_git_repo=file://{v2}",
+        "-e", "deploy_git_ref=v2", "-e", "deploy_release=v2",
+    )  # fmt: skip
     load.terminate()
     report = json.loads(load.communicate(timeout=60)[0])
     assert run.returncode == 0, run.stdout[-3000:]
@@ -73,6 +83,8 @@ def test_code_change_is_served_without_a_failed_request(run_playbook, v2):
         pid = host.check_output("systemctl show -p MainPID --value sample")
         interpreter = host.file(f"/proc/{pid}/cmdline").content_string.split("\0")[0]
         assert interpreter == "/srv/sample/releases/v2/venv/bin/python"
+        audit = host.file("/srv/sample/deploy-audit.jsonl").content_string.splitlines()
+        assert any(f'"source": "git:file://{v2}@v2"' in line for line in audit), audit[-3:]
 
 
 def test_release_that_cannot_import_never_takes_traffic(run_playbook, tmp_path_factory):

@@ -7,6 +7,7 @@ The tests run as root, as a deploy does. The deploy of real releases is tests/e2
 
 import base64
 import grp
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -171,3 +172,50 @@ def test_a_wheel_is_packed_under_its_own_name_with_its_requirements(tmp_path, re
     # Readable by the app's group though the controller's copy was private.
     assert (release / "shop-1.4.2-py3-none-any.whl").stat().st_mode & 0o777 == 0o644
     assert not [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".wheel.")]
+
+
+def git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_a_git_ref_is_exported_the_same_from_the_repository_and_from_a_mirror(tmp_path, source, release):
+    """deploy_git_repo: a local repository is exported as it is; a URL is mirrored (bare) in the cache
+    and fetched again on every run, so a moved branch is deployed at its new commit."""
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "-c", "user.name=ci", "-c", "user.email=ci@example.org", "commit", "-q", "-m", "v1")
+    git(source, "tag", "v1")
+    local, _how = pack(tmp_path / "cache", source, 1 << 20, "git", ())
+    assert pack(tmp_path / "cache", source, 1 << 20, "git", ()) == [local, "inline"]
+    url = f"file://{source}"
+    cache = tmp_path / "mirror-cache"
+    out = subprocess.run(
+        ["sh", str(FILES / "pack.sh"), str(cache), "git", url, "v1", str(1 << 20)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.stdout.split()[0] == local
+    assert [p.name for p in cache.iterdir() if p.name.startswith("git-")]
+    # The branch moves: the mirror is fetched again and main is the new commit; the tag stays.
+    (source / "app" / "__init__.py").write_text("VERSION = 2\n")
+    git(source, "-c", "user.name=ci", "-c", "user.email=ci@example.org", "commit", "-q", "-am", "v2")
+    moved = subprocess.run(
+        ["sh", str(FILES / "pack.sh"), str(cache), "git", url, "main", str(1 << 20)],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()[0]  # fmt: skip
+    assert moved != local
+    sha256 = pack(tmp_path / "cache", source, 1 << 20, "git", ())[0]
+    assert sha256 == moved
+    # git archive names entries without ./: the excludes still hold, the package's log/ is kept.
+    unpack(release, sha256, stdin=(tmp_path / "cache" / f"{sha256}.tar.gz.b64").read_text())
+    assert (release / "app" / "__init__.py").read_text() == "VERSION = 2\n"
+    assert (release / "app" / "log" / "__init__.py").exists()
+    assert (release / "log").is_symlink()
+    assert (release / "RELEASE").read_text() == "v1\n"
+
+
+def test_an_archive_is_shipped_as_it_is(tmp_path, source):
+    archive = tmp_path / "build.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(source), "."], check=True)
+    sha256, _how = pack(tmp_path / "cache", archive, 1 << 20, "archive")
+    assert (tmp_path / "cache" / f"{sha256}.tar.gz").read_bytes() == archive.read_bytes()
+    assert sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
