@@ -213,6 +213,19 @@ def test_a_wheel_is_served_from_the_releases_virtualenv(run_playbook, tmp_path_f
     assert {app: recap_changed(again.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
 
 
+# The unpack task's result is hidden (it carries the code): its failure is told by the task after it.
+def test_an_archive_that_cannot_be_unpacked_fails_with_the_reason(run_playbook, tmp_path_factory):
+    archive = tmp_path_factory.mktemp("v7") / "build.tar.gz"
+    archive.write_bytes(b"not a gzip stream\n")
+    run = run_playbook("pyops.deploy.deploy", "-e", "deploy_src_dir=", "-e", f"deploy_archive={archive}")
+    assert run.returncode != 0
+    assert "Could not unpack the code into /srv/sample/releases/" in run.stdout, run.stdout[-3000:]
+    assert "not in gzip format" in run.stdout, run.stdout[-3000:]
+    assert served()[0] == {"v6"}
+    for app in APPS:
+        assert not podman_host(app).file("/srv/sample/.deploy.lock").exists
+
+
 def journal_lines_of_ansible_modules(host):
     """(module, message) of every "Invoked with" line Ansible's modules logged on the host. Without
     python3-systemd a module logs through syslog (identifier ansible-<module>); with it, as the
