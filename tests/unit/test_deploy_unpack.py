@@ -32,9 +32,9 @@ def source(tmp_path):
     return src
 
 
-def pack(cache, src, inline_max, kind="dir", extra=()):
+def pack(cache, src, inline_max, kind="dir", extra=(), ref="HEAD"):
     out = subprocess.run(
-        ["sh", str(FILES / "pack.sh"), str(cache), kind, str(src), "HEAD", str(inline_max), *extra],
+        ["sh", str(FILES / "pack.sh"), str(cache), kind, str(src), ref, str(inline_max), *extra],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return out.stdout.split()
@@ -175,7 +175,8 @@ def test_a_wheel_is_packed_under_its_own_name_with_its_requirements(tmp_path, re
 
 
 def git(repo, *args):
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    identity = ["-c", "user.name=ci", "-c", "user.email=ci@example.org"]
+    subprocess.run(["git", *identity, "-C", str(repo), *args], check=True, capture_output=True)
 
 
 def test_a_git_ref_is_exported_the_same_from_the_repository_and_from_a_mirror(tmp_path, source, release):
@@ -183,27 +184,20 @@ def test_a_git_ref_is_exported_the_same_from_the_repository_and_from_a_mirror(tm
     and fetched again on every run, so a moved branch is deployed at its new commit."""
     git(source, "init", "-q", "-b", "main")
     git(source, "add", "-A")
-    git(source, "-c", "user.name=ci", "-c", "user.email=ci@example.org", "commit", "-q", "-m", "v1")
+    git(source, "commit", "-q", "-m", "v1")
     git(source, "tag", "v1")
-    local, _how = pack(tmp_path / "cache", source, 1 << 20, "git", ())
-    assert pack(tmp_path / "cache", source, 1 << 20, "git", ()) == [local, "inline"]
+    local, _how = pack(tmp_path / "cache", source, 1 << 20, "git")
+    assert pack(tmp_path / "cache", source, 1 << 20, "git") == [local, "inline"]
     url = f"file://{source}"
     cache = tmp_path / "mirror-cache"
-    out = subprocess.run(
-        ["sh", str(FILES / "pack.sh"), str(cache), "git", url, "v1", str(1 << 20)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    assert out.stdout.split()[0] == local
+    assert pack(cache, url, 1 << 20, "git", ref="v1")[0] == local
     assert [p.name for p in cache.iterdir() if p.name.startswith("git-")]
     # The branch moves: the mirror is fetched again and main is the new commit; the tag stays.
     (source / "app" / "__init__.py").write_text("VERSION = 2\n")
-    git(source, "-c", "user.name=ci", "-c", "user.email=ci@example.org", "commit", "-q", "-am", "v2")
-    moved = subprocess.run(
-        ["sh", str(FILES / "pack.sh"), str(cache), "git", url, "main", str(1 << 20)],
-        check=True, capture_output=True, text=True,
-    ).stdout.split()[0]  # fmt: skip
+    git(source, "commit", "-q", "-am", "v2")
+    moved = pack(cache, url, 1 << 20, "git", ref="main")[0]
     assert moved != local
-    sha256 = pack(tmp_path / "cache", source, 1 << 20, "git", ())[0]
+    sha256 = pack(tmp_path / "cache", source, 1 << 20, "git")[0]
     assert sha256 == moved
     # git archive names entries without ./: the excludes still hold, the package's log/ is kept.
     unpack(release, sha256, stdin=(tmp_path / "cache" / f"{sha256}.tar.gz.b64").read_text())
