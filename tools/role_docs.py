@@ -42,8 +42,16 @@ def type_of(option):
 
 def render(spec):
     lines = []
+    tabled = {}  # entry point -> its options, for the entry points whose table is printed
     for entry, data in spec["argument_specs"].items():
         lines += [f"### Entry point `{entry}`", "", cell(data.get("short_description", "")), ""]
+        options = data.get("options", {})
+        same = next((name for name, seen in tabled.items() if seen == options), None)
+        if same is not None:
+            # Entry points that share one option set (a YAML anchor) get the table once.
+            lines += [f"The same variables as `{same}`.", ""]
+            continue
+        tabled[entry] = options
         lines += ["| Variable | Type | Default | Description |", "| --- | --- | --- | --- |"]
         for name, option in sorted(data.get("options", {}).items()):
             description = cell(option.get("description", ""))
