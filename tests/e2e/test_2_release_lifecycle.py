@@ -44,11 +44,19 @@ def v2(tmp_path_factory):
     return path
 
 
+def deploy_v2_from_git(run_playbook, v2, *args, wait=True):
+    """v2 from git, as prod deploys (a URL: the controller mirrors it)."""
+    return run_playbook(
+        "pyops.deploy.deploy", "-e", "deploy_src_dir=", "-e", f"deploy_git_repo=file://{v2}",
+        "-e", "deploy_git_ref=v2", "-e", "deploy_release=v2", *args, wait=wait,
+    )  # fmt: skip
+
+
 def test_interrupted_deploy_leaves_the_site_serving(run_playbook, v2):
     before = served()[0]
-    run = run_playbook("pyops.deploy.deploy", "-e", f"deploy_src_dir={v2}", "-e", "deploy_release=v2", wait=False)
+    run = deploy_v2_from_git(run_playbook, v2, wait=False)
     first = podman_host(APPS[0])
-    # Kill the run while it builds v2 on the first batch: after the release directory exists.
+    # Kill the run while it builds v2: once the release is unpacked, holding the lock.
     for _attempt in range(240):
         if first.file("/srv/sample/releases/v2").exists:
             break
@@ -58,17 +66,21 @@ def test_interrupted_deploy_leaves_the_site_serving(run_playbook, v2):
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     assert served()[0] == before
+    # The killed run's lock holds (its run id, not just its user@host): a new run waits for it.
+    lock = json.loads(first.file("/srv/sample/.deploy.lock").content_string)
+    assert lock["run_id"], lock
+    again = deploy_v2_from_git(run_playbook, v2)
+    assert again.returncode != 0
+    assert "deploy lock on /srv/sample is held by" in again.stdout, again.stdout[-3000:]
+    assert served()[0] == before
 
 
-# The same release again, after the killed run: its lock and half-built release do not stop it. This
-# time from git, as prod deploys (a URL: the controller mirrors it), so the half-built code differs.
+# The same release again after the killed run, with its lock broken on purpose (the AWX survey's
+# question): the complete release it left is taken as it is, since it holds the same code.
 def test_code_change_is_served_without_a_failed_request(run_playbook, v2):
     # Requests back to back through the proxy for the whole deploy, stopped when it ends.
     load = subprocess.Popen([sys.executable, str(PROBE), HTTPS, "/healthz", "3600"], stdout=subprocess.PIPE, text=True)
-    run = run_playbook(
-        "pyops.deploy.deploy", "-e", "deploy_src_dir=", "-e", f"deploy_git_repo=file://{v2}",
-        "-e", "deploy_git_ref=v2", "-e", "deploy_release=v2",
-    )  # fmt: skip
+    run = deploy_v2_from_git(run_playbook, v2, "-e", "deploy_break_lock=true")
     load.terminate()
     report = json.loads(load.communicate(timeout=60)[0])
     assert run.returncode == 0, run.stdout[-3000:]
@@ -85,6 +97,19 @@ def test_code_change_is_served_without_a_failed_request(run_playbook, v2):
         assert interpreter == "/srv/sample/releases/v2/venv/bin/python"
         audit = host.file("/srv/sample/deploy-audit.jsonl").content_string.splitlines()
         assert any(f'"source": "git:file://{v2}@v2"' in line for line in audit), audit[-3:]
+        assert not host.file("/srv/sample/.deploy.lock").exists
+
+
+# The prod example names releases after the git ref: the same id with other code is refused before
+# any host is locked or changed, instead of deploying nothing or unpacking over the old release.
+def test_a_release_id_that_holds_other_code_is_refused(run_playbook, tmp_path_factory):
+    other = variant(tmp_path_factory, "v2-other", "\nVERSION_MARK = 'not v2'\n")
+    run = run_playbook("pyops.deploy.deploy", "-e", f"deploy_src_dir={other}", "-e", "deploy_release=v2")
+    assert run.returncode != 0
+    assert "Release v2 already exists on this host with other code" in run.stdout, run.stdout[-3000:]
+    assert "pick a new deploy_release" in run.stdout
+    assert "Take the deploy lock" not in run.stdout
+    assert served()[0] == {"v2"}
 
 
 def test_release_that_cannot_import_never_takes_traffic(run_playbook, tmp_path_factory):
@@ -103,14 +128,35 @@ def test_release_that_cannot_import_never_takes_traffic(run_playbook, tmp_path_f
         assert not podman_host(app).file("/srv/sample/.deploy.lock").exists
 
 
-def test_rollback_returns_to_the_previous_good_release(run_playbook):
-    started = time.monotonic()
+# The failed v3 never took traffic: a plain rollback now has nothing to undo, and says so.
+def test_rollback_after_a_failed_deploy_changes_nothing(run_playbook):
+    before = {app: releases_json(app) for app in APPS}
     run = run_playbook("pyops.deploy.rollback")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "failed before it took traffic" in run.stdout, run.stdout[-3000:]
+    assert {app: recap_changed(run.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
+    assert served()[0] == {"v2"}
+    for app in APPS:
+        assert releases_json(app)["releases"]["v2"]["status"] == "good"
+        assert releases_json(app)["releases"] == before[app]["releases"]
+        audit = podman_host(app).file("/srv/sample/deploy-audit.jsonl").content_string.splitlines()
+        assert json.loads(audit[-1])["result"] == "nothing to do", audit[-1]
+
+
+def test_rollback_returns_to_the_release_that_served_before(run_playbook):
+    # v2 replaced the site's first release: that is where a rollback of v2 goes.
+    first = json.loads(podman_host(APPS[0]).file("/srv/sample/.releases.json").content_string)
+    before_v2 = first["releases"]["v2"]["served_from"]
+    started = time.monotonic()
+    run = run_playbook("pyops.deploy.rollback", "-e", f"deploy_rollback_to={before_v2}")
     elapsed = time.monotonic() - started
     assert run.returncode == 0, run.stdout[-3000:]
     releases, hosts = served()
-    assert len(releases) == 1 and "v2" not in releases, releases
+    assert releases == {before_v2}, releases
     assert hosts == set(APPS)
+    for app in APPS:
+        assert releases_json(app)["releases"]["v2"]["status"] == "failed"
+        assert not podman_host(app).file("/srv/sample/.deploy.lock").exists
     print(f"rollback of {len(APPS)} hosts: {elapsed:.1f} s wall time")
 
 
@@ -125,16 +171,24 @@ def test_release_left_by_a_rollback_is_refused_before_anything_is_built(run_play
 
 
 # Also the tarball copied as a file (the others went inline), holding a shared dir of its own.
-def test_code_shipped_without_configuring_the_server(run_playbook, tmp_path_factory):
-    v4 = variant(tmp_path_factory, "v4", "\nVERSION_MARK = 'v4'\n")
+@pytest.fixture(scope="module")
+def v4(tmp_path_factory):
+    path = variant(tmp_path_factory, "v4", "\nVERSION_MARK = 'v4'\n")
     # log/ is a shared dir: the release's log stays the link to shared/log, whose owner stays the
     # app's. A package's own log/ is code like any other.
-    (v4 / "log").mkdir()
-    (v4 / "log" / ".gitkeep").write_text("")
-    (v4 / "pyops_sample_flask" / "log").mkdir()
-    (v4 / "pyops_sample_flask" / "log" / "__init__.py").write_text("")
+    (path / "log").mkdir()
+    (path / "log" / ".gitkeep").write_text("")
+    (path / "pyops_sample_flask" / "log").mkdir()
+    (path / "pyops_sample_flask" / "log" / "__init__.py").write_text("")
+    # Group-writable code, as git archive gives it (0664/0775): the release's must not be.
+    (path / "pyops_sample_flask" / "__init__.py").chmod(0o664)
+    (path / "pyops_sample_flask").chmod(0o775)
     # The tarball's own root entry is private: the release directory must not take its mode.
-    v4.chmod(0o700)
+    path.chmod(0o700)
+    return path
+
+
+def test_code_shipped_without_configuring_the_server(run_playbook, v4):
     shared_log = {app: podman_host(app).check_output("stat -c '%U:%G %a' /srv/sample/shared/log") for app in APPS}
     units = {app: podman_host(app).file("/etc/systemd/system/sample.service").mtime for app in APPS}
     release_mode = {app: podman_host(app).file("/srv/sample/current").mode for app in APPS}
@@ -152,14 +206,19 @@ def test_code_shipped_without_configuring_the_server(run_playbook, tmp_path_fact
         assert host.file("/srv/sample/releases/v4/pyops_sample_flask/log/__init__.py").group == "sample"
         assert host.file("/srv/sample/releases/v4").mode == release_mode[app]
         assert host.file("/srv/sample/releases/v4").mode & 0o050 == 0o050
-        assert not host.file("/srv/sample/releases/v4/.pyops-code.tar.gz").exists
+        # Root's code, readable by the app's group, writable by neither the app's user nor its group.
+        code = host.file("/srv/sample/releases/v4/pyops_sample_flask/__init__.py")
+        assert (code.user, code.group, code.mode & 0o022) == ("root", "sample", 0), oct(code.mode)
+        package = host.file("/srv/sample/releases/v4/pyops_sample_flask")
+        assert (package.user, package.mode & 0o022) == ("root", 0), oct(package.mode)
+        assert host.run("runuser -u sample -- test -w /srv/sample/releases/v4/pyops_sample_flask/__init__.py").rc == 1
     # The app server's settings were read, but none of its tasks reached the hosts.
     assert "pyops.deploy.app_server : Write the service and candidate units" not in run.stdout
     assert {app: podman_host(app).file("/etc/systemd/system/sample.service").mtime for app in APPS} == units
 
 
 # What an AWX job template of type "Check" runs: it says what the deploy would do, and does none of it.
-def test_check_mode_reports_a_new_release_and_changes_nothing(run_playbook, tmp_path_factory):
+def test_check_mode_reports_a_new_release_and_changes_nothing(run_playbook, tmp_path_factory, v4):
     v5 = variant(tmp_path_factory, "v5", "\nVERSION_MARK = 'v5'\n")
     before = {app: releases_json(app) for app in APPS}
     run = run_playbook(
@@ -176,7 +235,7 @@ def test_check_mode_reports_a_new_release_and_changes_nothing(run_playbook, tmp_
         assert not host.file("/srv/sample/.deploy.lock").exists
         assert releases_json(app) == before[app]
     # The release that runs already: nothing would change.
-    run = run_playbook("pyops.deploy.deploy", "--check", "-e", "deploy_release=v4")
+    run = run_playbook("pyops.deploy.deploy", "--check", "-e", f"deploy_src_dir={v4}", "-e", "deploy_release=v4")
     assert run.returncode == 0, run.stdout[-3000:]
     assert {app: recap_changed(run.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
 
