@@ -17,7 +17,8 @@ installed=$work/collections/ansible_collections/pyops/deploy
 
 fail() { echo "galaxy-install-test: $*" >&2; exit 1; }
 for must in MANIFEST.json meta/runtime.yml site.yml playbooks/site.yml roles/python/meta/argument_specs.yml \
-            plugins/modules/release.py plugins/module_utils/_release.py; do
+            plugins/modules/release.py plugins/module_utils/_release/__init__.py \
+            plugins/module_utils/_release/manager.py; do
     [ -e "$installed/$must" ] || fail "$must is missing from the installed collection"
 done
 for mustnot in tests molecule inventories harness examples collections .venv .ci .ruff_cache .pytest_cache \

@@ -420,14 +420,14 @@ stale_lock_replaced:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pyops.deploy.plugins.module_utils._release import (
+from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import (
     DEFAULT_KEEP,
     DEFAULT_LOCK_TTL,
     MARKABLE_STATUSES,
     STATES,
     ReleaseError,
-    ReleaseManager,
 )
+from ansible_collections.pyops.deploy.plugins.module_utils._release.manager import ReleaseManager
 
 _OPTIONS_BY_STATE = {
     "prepared": ("release", "shared_dirs", "shared_files", "force"),

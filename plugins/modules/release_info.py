@@ -238,13 +238,15 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pyops.deploy.plugins.module_utils._release import (
-    DEFAULT_HISTORY,
-    DEFAULT_LOCK_TTL,
-    ReleaseError,
+from ansible_collections.pyops.deploy.plugins.module_utils._release.info import (
     parse_systemctl_show,
     release_info,
     running_release,
+)
+from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import (
+    DEFAULT_HISTORY,
+    DEFAULT_LOCK_TTL,
+    ReleaseError,
 )
 
 

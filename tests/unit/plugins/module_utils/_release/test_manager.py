@@ -1,0 +1,725 @@
+# -*- coding: utf-8 -*-  # noqa: UP009
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Every changing state of ``ReleaseManager`` (``_release.manager``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+
+import pytest
+
+from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import ReleaseError
+from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils._release.helpers import (
+    audit_lines,
+    deploy,
+    records,
+    statuses,
+    tree,
+)
+
+# --------------------------------------------------------------------------------------------
+# prepared
+# --------------------------------------------------------------------------------------------
+
+
+def test_prepare_creates_layout_links_record_and_audit(make, root):
+    result = make(source="git:v1").prepare("r1", shared_dirs=["log", "public/uploads"], shared_files=[".env"])
+
+    assert result["changed"] is True
+    assert result["release_path"] == str(root / "releases" / "r1")
+    assert (root / "releases" / "r1").is_dir()
+    assert os.readlink(root / "releases" / "r1" / "log") == "../../shared/log"
+    assert os.readlink(root / "releases" / "r1" / "public" / "uploads") == "../../../shared/public/uploads"
+    assert os.readlink(root / "releases" / "r1" / ".env") == "../../shared/.env"
+    assert (root / "releases" / "r1" / "public" / "uploads").resolve() == (root / "shared/public/uploads").resolve()
+    assert (root / "shared" / "log").is_dir()
+    assert stat.S_IMODE(os.stat(root / "shared" / ".env").st_mode) == 0o600
+    assert result["releases"] == [
+        {"id": "r1", "status": "prepared", "created": "2024-05-01T08:00:00Z", "is_current": False}
+    ]
+    assert records(root)["r1"]["seq"] == 1
+    [entry] = audit_lines(root)
+    assert entry["action"] == "prepared"
+    assert entry["release"] == "r1"
+    assert entry["source"] == "git:v1"
+    assert entry["user"] == "tester"
+    assert entry["host"] == "web1"
+    assert entry["result"] == "ok"
+    assert entry["time"] == "2024-05-01T08:00:00Z"
+
+
+def test_prepare_twice_changes_nothing_the_second_time(make, root, clock):
+    options = {"shared_dirs": ["log"], "shared_files": ["config/.env"]}
+    make().prepare("r1", **options)
+    before = tree(root)
+    clock.advance(30)
+
+    result = make().prepare("r1", **options)
+
+    assert result["changed"] is False
+    assert result["actions"] == []
+    assert tree(root) == before
+    assert len(audit_lines(root)) == 1
+
+
+def test_prepare_check_mode_changes_nothing_and_predicts_the_run(make, root):
+    options = {"shared_dirs": ["log"], "shared_files": [".env"]}
+    predicted = make(check_mode=True).prepare("r1", **options)
+    assert tree(root) is None
+
+    real = make().prepare("r1", **options)
+
+    assert predicted["changed"] is True
+    for key in ("current", "releases", "release_path", "actions", "diff"):
+        assert predicted[key] == real[key], key
+
+
+def test_prepare_keeps_existing_shared_content(make, root):
+    (root / "shared").mkdir(parents=True)
+    (root / "shared" / ".env").write_text("SECRET=1\n")
+
+    make().prepare("r1", shared_files=[".env"])
+
+    assert (root / "releases" / "r1" / ".env").read_text() == "SECRET=1\n"
+
+
+def test_prepare_refuses_to_replace_real_entries_without_force(make, root):
+    (root / "releases" / "r1" / "log").mkdir(parents=True)
+    (root / "releases" / "r1" / "log" / "app.log").write_text("x")
+    (root / "releases" / "r1" / ".env").write_text("DEBUG=1")
+    before = tree(root)
+
+    with pytest.raises(ReleaseError, match=r"already contains log, \.env.*force=true"):
+        make().prepare("r1", shared_dirs=["log"], shared_files=[".env"])
+
+    assert tree(root) == before
+
+
+def test_prepare_with_force_replaces_real_entries_with_links(make, root):
+    (root / "releases" / "r1" / "log").mkdir(parents=True)
+    (root / "releases" / "r1" / "log" / "app.log").write_text("x")
+    (root / "releases" / "r1" / ".env").write_text("DEBUG=1")
+
+    result = make().prepare("r1", shared_dirs=["log"], shared_files=[".env"], force=True)
+
+    assert result["changed"] is True
+    assert os.readlink(root / "releases" / "r1" / "log") == "../../shared/log"
+    assert os.readlink(root / "releases" / "r1" / ".env") == "../../shared/.env"
+    assert make().prepare("r1", shared_dirs=["log"], shared_files=[".env"], force=True)["changed"] is False
+
+
+def test_prepare_repoints_a_link_with_the_wrong_target(make, root):
+    make().prepare("r1", shared_dirs=["log"])
+    link = root / "releases" / "r1" / "log"
+    link.unlink()
+    link.symlink_to("/tmp")
+
+    result = make().prepare("r1", shared_dirs=["log"])
+
+    assert result["changed"] is True
+    assert os.readlink(link) == "../../shared/log"
+    assert not [n for n in os.listdir(link.parent) if ".tmp-" in n]
+
+
+def test_prepare_rejects_a_shared_file_that_is_a_directory(make, root):
+    (root / "shared" / ".env").mkdir(parents=True)
+    with pytest.raises(ReleaseError, match="is a directory"):
+        make().prepare("r1", shared_files=[".env"])
+
+
+def test_prepare_rejects_a_shared_dir_that_is_a_file(make, root):
+    (root / "shared").mkdir(parents=True)
+    (root / "shared" / "log").write_text("")
+    with pytest.raises(ReleaseError, match="not a directory"):
+        make().prepare("r1", shared_dirs=["log"])
+
+
+def test_prepare_rejects_a_shared_path_escaping_through_a_symlink(make, root, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "shared").mkdir(parents=True)
+    (root / "shared" / "evil").symlink_to(outside)
+    before = tree(root)
+
+    with pytest.raises(ReleaseError, match="outside of"):
+        make().prepare("r1", shared_dirs=["evil/uploads"])
+
+    assert tree(root) == before
+    assert os.listdir(outside) == []
+
+
+def test_prepare_rejects_a_link_location_escaping_the_release(make, root, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "releases" / "r1").mkdir(parents=True)
+    (root / "releases" / "r1" / "config").symlink_to(outside)
+
+    with pytest.raises(ReleaseError, match="link location"):
+        make().prepare("r1", shared_files=["config/.env"])
+
+    assert os.listdir(outside) == []
+
+
+def test_prepare_rejects_a_release_that_is_a_symlink(make, root, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (root / "releases").mkdir(parents=True)
+    (root / "releases" / "r1").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ReleaseError, match="is a symlink"):
+        make().prepare("r1")
+
+
+def test_prepare_rejects_a_release_that_is_a_file(make, root):
+    (root / "releases").mkdir(parents=True)
+    (root / "releases" / "r1").write_text("")
+    with pytest.raises(ReleaseError, match="not a directory"):
+        make().prepare("r1")
+
+
+def test_prepare_adopts_an_untracked_directory_as_newest(make, root, clock):
+    make().prepare("b1")
+    (root / "releases" / "a0").mkdir()
+
+    result = make().prepare("a0")
+
+    assert result["changed"] is True
+    assert [r["id"] for r in result["releases"]] == ["b1", "a0"]
+    assert records(root)["a0"]["seq"] == 2
+
+
+def test_prepare_forgets_a_stale_record_of_a_removed_directory(make, root, clock):
+    make().prepare("r1")
+    make().mark("r1", "failed")
+    shutil.rmtree(root / "releases" / "r1")
+    make().prepare("r2")
+    clock.advance(10)
+
+    result = make().prepare("r1")
+
+    assert statuses(result) == {"r2": "prepared", "r1": "prepared"}
+    assert [r["id"] for r in result["releases"]] == ["r2", "r1"]
+
+
+def test_prepare_applies_attributes_to_managed_dirs_and_new_files(make, root):
+    (root / "releases" / "r1" / "public").mkdir(parents=True)
+    calls = []
+
+    def apply(path, is_dir):
+        calls.append((os.path.relpath(path, str(root)), is_dir))
+        return False
+
+    result = make(apply_attributes=apply).prepare("r1", shared_dirs=["public/media", "log"], shared_files=[".env"])
+
+    assert result["changed"] is True
+    assert sorted(calls) == sorted(
+        [
+            ("releases", True),
+            ("releases/r1", True),
+            ("shared", True),
+            ("shared/public", True),
+            ("shared/public/media", True),
+            ("shared/log", True),
+            ("shared/.env", False),
+        ]
+    )
+
+
+def test_prepare_reports_a_change_made_only_by_attributes(make, root):
+    make().prepare("r1")
+    before = tree(root)
+
+    result = make(check_mode=True, apply_attributes=lambda path, is_dir: path.endswith("r1")).prepare("r1")
+
+    assert result["changed"] is True
+    assert result["actions"] == []
+    assert tree(root) == before
+    assert len(audit_lines(root)) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# switched
+# --------------------------------------------------------------------------------------------
+
+
+def test_switch_points_current_at_the_release(make, root):
+    make().prepare("r1")
+
+    result = make().switch("r1")
+
+    assert result["changed"] is True
+    assert result["previous"] is None
+    assert result["current"] == "r1"
+    assert os.readlink(root / "current") == "releases/r1"
+    assert records(root)["r1"]["activated"] == "2024-05-01T08:00:00Z"
+    assert not [n for n in os.listdir(root) if n.startswith(".current.tmp-")]
+    assert audit_lines(root)[-1]["action"] == "switched"
+    assert audit_lines(root)[-1]["current"] == "r1"
+
+
+def test_switch_twice_changes_nothing_the_second_time(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    before = tree(root)
+
+    result = make().switch("r2")
+
+    assert result["changed"] is False
+    assert result["previous"] == result["current"] == "r2"
+    assert tree(root) == before
+
+
+def test_switch_replaces_current_atomically_and_never_removes_it(make, root, clock, monkeypatch):
+    deploy(make, clock, "r1")
+    make().prepare("r2")
+    current = str(root / "current")
+    replaced = []
+    real_replace = os.replace
+
+    def refuse_removal(path, *args, **kwargs):
+        raise AssertionError(f"{path} removed")
+
+    def spy_replace(src, dst):
+        replaced.append((os.path.basename(src), dst))
+        assert os.path.lexists(dst)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "unlink", refuse_removal)
+    monkeypatch.setattr(os, "remove", refuse_removal)
+    monkeypatch.setattr(shutil, "rmtree", refuse_removal)
+    monkeypatch.setattr(os, "replace", spy_replace)
+
+    make().switch("r2")
+
+    link_swaps = [(src, dst) for src, dst in replaced if dst == current]
+    assert len(link_swaps) == 1
+    assert link_swaps[0][0].startswith(".current.tmp-")
+
+
+def test_switch_to_a_missing_release_fails(make, root, clock):
+    deploy(make, clock, "r1")
+    before = tree(root)
+    with pytest.raises(ReleaseError, match="release r9 does not exist"):
+        make().switch("r9")
+    assert tree(root) == before
+
+
+def test_switch_on_a_missing_root_fails(make):
+    with pytest.raises(ReleaseError, match="does not exist"):
+        make().switch("r1")
+
+
+# --------------------------------------------------------------------------------------------
+# rolled_back
+# --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# pruned
+# --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# absent
+# --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# marked
+# --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# finalized
+# --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# check mode across every state
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["dir", "file"])
+def test_switch_refuses_a_current_that_is_not_a_symlink(make, root, kind):
+    make().prepare("r1")
+    if kind == "dir":
+        (root / "current").mkdir()
+    else:
+        (root / "current").write_text("")
+    before = tree(root)
+
+    with pytest.raises(ReleaseError, match="not a symlink"):
+        make().switch("r1")
+
+    assert tree(root) == before
+
+
+def test_switch_to_a_failed_release_needs_force(make, root, clock):
+    deploy(make, clock, "r1")
+    make().prepare("r2")
+    make().mark("r2", "failed")
+
+    with pytest.raises(ReleaseError, match="marked failed"):
+        make().switch("r2")
+    assert os.readlink(root / "current") == "releases/r1"
+
+    assert make().switch("r2", force=True)["current"] == "r2"
+
+
+def test_switch_rewrites_an_absolute_current_link_as_relative(make, root):
+    make().prepare("r1")
+    (root / "current").symlink_to(root / "releases" / "r1")
+
+    result = make().switch("r1")
+
+    assert result["changed"] is True
+    assert result["previous"] == "r1"
+    assert os.readlink(root / "current") == "releases/r1"
+
+
+def test_switch_repairs_a_current_pointing_outside_releases(make, root, tmp_path):
+    make().prepare("r1")
+    (root / "current").symlink_to(tmp_path)
+
+    result = make().switch("r1")
+
+    assert result["previous"] is None
+    assert result["current"] == "r1"
+
+
+def test_switch_check_mode_changes_nothing(make, root, clock):
+    deploy(make, clock, "r1")
+    make().prepare("r2")
+    before = tree(root)
+
+    result = make(check_mode=True).switch("r2")
+
+    assert result["changed"] is True
+    assert result["current"] == "r2"
+    assert tree(root) == before
+
+
+def test_switch_diff_shows_current_before_and_after(make, root, clock):
+    deploy(make, clock, "r1")
+    make().prepare("r2")
+
+    diff = make().switch("r2")["diff"]
+
+    assert diff == {
+        "before": {"current": "r1", "releases": {"r1": "prepared", "r2": "prepared"}, "lock": None},
+        "after": {"current": "r2", "releases": {"r1": "prepared", "r2": "prepared"}, "lock": None},
+    }
+
+
+def test_rollback_goes_to_the_previous_good_release_and_marks_the_current_failed(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make().mark("r1", "good")
+
+    result = make().rollback()
+
+    assert result["changed"] is True
+    assert result["previous"] == "r2"
+    assert result["current"] == "r1"
+    assert result["rolled_back_from"] == "r2"
+    assert statuses(result) == {"r1": "good", "r2": "failed"}
+    assert os.readlink(root / "current") == "releases/r1"
+    last = audit_lines(root)[-1]
+    assert last["action"] == "rolled_back"
+    assert last["details"]["rolled_back_from"] == "r2"
+
+
+def test_rollback_twice_does_not_walk_further_back(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    make().mark("r1", "good")
+    make().mark("r2", "good")
+    make().rollback()
+    before = tree(root)
+
+    result = make().rollback()
+
+    assert result["changed"] is False
+    assert result["current"] == "r2"
+    assert result["rolled_back_from"] == "r3"
+    assert tree(root) == before
+
+
+def test_rollback_further_back_needs_an_explicit_release(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    make().mark("r1", "good")
+    make().rollback()
+
+    result = make().rollback(release="r1")
+
+    assert result["current"] == "r1"
+    assert statuses(result) == {"r1": "good", "r2": "failed", "r3": "failed"}
+
+
+def test_rollback_without_mark_failed_keeps_the_status(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+
+    result = make().rollback(mark_failed=False)
+
+    assert statuses(result)["r2"] == "prepared"
+
+
+def test_rollback_without_a_target_fails(make, root, clock):
+    deploy(make, clock, "r1")
+    make().prepare("r2")
+    before = tree(root)
+    with pytest.raises(ReleaseError, match="nothing to roll back to"):
+        make().rollback()
+    assert tree(root) == before
+
+
+def test_rollback_without_current_fails(make, root):
+    make().prepare("r1")
+    with pytest.raises(ReleaseError, match="no current release"):
+        make().rollback()
+
+
+def test_rollback_to_an_explicit_release(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    result = make().rollback(release="r1", mark_failed=False)
+    assert result["current"] == "r1"
+    assert result["rolled_back_from"] == "r3"
+
+
+def test_rollback_to_an_explicit_failed_release_needs_force(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make().mark("r1", "failed")
+    with pytest.raises(ReleaseError, match="marked failed"):
+        make().rollback(release="r1")
+    assert make().rollback(release="r1", force=True)["current"] == "r1"
+
+
+def test_rollback_to_a_missing_release_fails(make, root, clock):
+    deploy(make, clock, "r1")
+    with pytest.raises(ReleaseError, match="does not exist"):
+        make().rollback(release="r0")
+
+
+def test_rollback_to_the_current_release_changes_nothing(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    result = make().rollback(release="r2")
+    assert result["changed"] is False
+    assert result["rolled_back_from"] is None
+
+
+def test_prune_twice_changes_nothing_the_second_time(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    make().prune(keep=2)
+    before = tree(root)
+
+    result = make().prune(keep=2)
+
+    assert result["changed"] is False
+    assert result["removed"] == []
+    assert tree(root) == before
+
+
+def test_prune_drops_records_of_vanished_releases(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    shutil.rmtree(root / "releases" / "r1")
+
+    result = make().prune(keep=5)
+
+    assert result["changed"] is True
+    assert result["removed"] == []
+    assert set(records(root)) == {"r2"}
+    assert make().prune(keep=5)["changed"] is False
+
+
+def test_prune_leaves_no_trash_behind(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    make().prune(keep=1)
+    assert sorted(os.listdir(root / "releases")) == ["r2", "r3"]
+
+
+def test_prune_check_mode_changes_nothing_and_predicts_the_run(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3", "r4")
+    before = tree(root)
+
+    predicted = make(check_mode=True).prune(keep=2)
+
+    assert tree(root) == before
+    real = make().prune(keep=2)
+    for key in ("changed", "current", "releases", "removed", "diff"):
+        assert predicted[key] == real[key], key
+
+
+def test_prune_refuses_when_current_points_outside_releases(make, root, clock, tmp_path):
+    deploy(make, clock, "r1", "r2")
+    (root / "current").unlink()
+    (root / "current").symlink_to(tmp_path)
+    with pytest.raises(ReleaseError, match="refusing to prune"):
+        make().prune(keep=1)
+
+
+def test_prune_without_a_root_changes_nothing(make, root):
+    result = make().prune()
+    assert result["changed"] is False
+    assert tree(root) is None
+
+
+def test_absent_removes_the_release_and_its_record(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+
+    result = make().remove("r1")
+
+    assert result["changed"] is True
+    assert result["removed"] == ["r1"]
+    assert os.listdir(root / "releases") == ["r2"]
+    assert set(records(root)) == {"r2"}
+    assert make().remove("r1")["changed"] is False
+
+
+def test_absent_refuses_the_current_release(make, root, clock):
+    deploy(make, clock, "r1")
+    with pytest.raises(ReleaseError, match="is the current release"):
+        make().remove("r1")
+    assert (root / "releases" / "r1").is_dir()
+
+
+def test_absent_refuses_a_protected_release(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    with pytest.raises(ReleaseError, match="protect"):
+        make().remove("r1", protect=["r1"])
+
+
+def test_absent_refuses_a_symlinked_release(make, root, clock, tmp_path):
+    deploy(make, clock, "r1")
+    (tmp_path / "keep").mkdir()
+    (root / "releases" / "r0").symlink_to(tmp_path / "keep")
+    with pytest.raises(ReleaseError, match="symlink"):
+        make().remove("r0")
+    assert (tmp_path / "keep").is_dir()
+
+
+def test_absent_check_mode_changes_nothing(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    before = tree(root)
+    result = make(check_mode=True).remove("r1")
+    assert result["changed"] is True
+    assert result["removed"] == ["r1"]
+    assert tree(root) == before
+
+
+def test_mark_records_the_status_once(make, root, clock):
+    deploy(make, clock, "r1")
+
+    result = make().mark("r1", "good")
+
+    assert result["changed"] is True
+    assert statuses(result) == {"r1": "good"}
+    assert make().mark("r1", "good")["changed"] is False
+    assert audit_lines(root)[-1]["details"] == {"status": "good"}
+
+
+def test_mark_rejects_an_unknown_status(make, root, clock):
+    deploy(make, clock, "r1")
+    with pytest.raises(ReleaseError, match="status must be one of good, failed"):
+        make().mark("r1", "prepared")
+
+
+def test_mark_rejects_a_missing_release(make, root, clock):
+    deploy(make, clock, "r1")
+    with pytest.raises(ReleaseError, match="does not exist"):
+        make().mark("r2", "good")
+
+
+def test_mark_adopts_an_untracked_release_without_reordering(make, root, clock):
+    (root / "releases" / "old").mkdir(parents=True)
+    deploy(make, clock, "r1")
+
+    result = make().mark("old", "good")
+
+    assert [r["id"] for r in result["releases"]] == ["old", "r1"]
+    assert statuses(result) == {"old": "good", "r1": "prepared"}
+    assert result["releases"][0]["created"] is None
+
+
+def test_finalize_marks_the_current_release_good_and_prunes(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    make().mark("r2", "good")
+
+    result = make().finalize("r3", keep=2)
+
+    assert result["changed"] is True
+    assert statuses(result) == {"r2": "good", "r3": "good"}
+    assert result["removed"] == ["r1"]
+    assert sorted(os.listdir(root / "releases")) == ["r2", "r3"]
+    assert audit_lines(root)[-1]["action"] == "finalized"
+    assert audit_lines(root)[-1]["details"]["status"] == "good"
+    assert make().finalize("r3", keep=2)["changed"] is False
+
+
+def test_finalize_counts_the_release_it_marks_good(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3", "r4")
+    for release in ("r1", "r2", "r3"):
+        make().mark(release, "good")
+    make().mark("r4", "failed")
+
+    # Still failed, r4 would not count and keep=2 would keep r2 and r3; good, it counts instead of r2.
+    result = make().finalize("r4", keep=2)
+
+    assert statuses(result) == {"r3": "good", "r4": "good"}
+    assert result["removed"] == ["r1", "r2"]
+
+
+def test_finalize_refuses_a_release_that_is_not_current(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    before = tree(root)
+
+    with pytest.raises(ReleaseError, match="release r1 is not the current release \\(r2\\)"):
+        make().finalize("r1")
+
+    assert tree(root) == before
+
+
+def test_finalize_check_mode_changes_nothing_and_predicts_the_run(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    before = tree(root)
+
+    predicted = make(check_mode=True).finalize("r2", keep=1)
+
+    assert tree(root) == before
+    assert predicted["changed"] is True
+    assert predicted["removed"] == []  # r1 is the rollback target of r2
+    assert statuses(predicted) == {"r1": "prepared", "r2": "good"}
+
+
+def _scenario(make, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    make().prepare("r4", shared_dirs=["log"])
+    make().mark("r1", "good")
+
+
+@pytest.mark.parametrize(
+    ("state", "options", "manager_options"),
+    [
+        ("prepared", {"release": "r5", "shared_dirs": ["log"], "shared_files": [".env"]}, {}),
+        ("switched", {"release": "r4"}, {}),
+        ("rolled_back", {}, {}),
+        ("pruned", {"keep": 1}, {}),
+        ("absent", {"release": "r1"}, {}),
+        ("marked", {"release": "r4", "status": "failed"}, {}),
+        ("locked", {"pid": 1}, {"lock_owner": "alice"}),
+    ],
+)
+def test_check_mode_is_a_faithful_no_op(make, root, clock, state, options, manager_options):
+    _scenario(make, clock)
+    before = tree(root)
+
+    predicted = make(check_mode=True, **manager_options).run(state, **options)
+
+    assert tree(root) == before
+    assert predicted["changed"] is True
+    real = make(**manager_options).run(state, **options)
+    assert real["changed"] is True
+    for key in ("previous", "current", "releases", "release_path", "diff", "actions"):
+        assert predicted[key] == real[key], key
+    assert predicted["lock"] == real["lock"]
+    again = make(check_mode=True, **manager_options).run(state, **options)
+    assert again["changed"] is False
+    assert make(**manager_options).run(state, **options)["changed"] is False
