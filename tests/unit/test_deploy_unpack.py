@@ -1,18 +1,19 @@
-"""roles/deploy/files/pack.sh and unpack.sh, the deploy's code transfer, on scratch trees.
+"""roles/deploy/files/unpack.sh, the host's end of the deploy's code transfer, on scratch trees.
 
-pack.sh runs as the controller runs it; unpack.sh as the unpack task runs it on a host (its
-environment, the excludes as arguments, the tarball base64 on stdin or copied beside the release).
+The tarball is packed by the artifact module's logic, as the controller packs it; unpack.sh runs as
+the unpack task runs it on a host (its environment, the excludes as arguments, the tarball base64 on
+stdin or copied beside the release).
 The tests run as root, as a deploy does. The deploy of real releases is tests/e2e.
 """
 
-import base64
 import grp
-import hashlib
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.pyops.deploy.plugins.module_utils import _artifact as artifact
 
 FILES = Path(__file__).resolve().parents[2] / "roles" / "deploy" / "files"
 GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -32,12 +33,10 @@ def source(tmp_path):
     return src
 
 
-def pack(cache, src, inline_max, kind="dir", extra=(), ref="HEAD"):
-    out = subprocess.run(
-        ["sh", str(FILES / "pack.sh"), str(cache), kind, str(src), ref, str(inline_max), *extra],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return out.stdout.split()
+def pack(cache, src, inline_max):
+    """Pack as the deploy's artifact module does; the pack's own tests are tests/unit/plugins/*/test_artifact*."""
+    result = artifact.pack(str(cache), "dir", str(src), inline_max=inline_max)
+    return [result["sha256"], "inline" if result["inline"] else "file"]
 
 
 @pytest.fixture
@@ -77,16 +76,6 @@ def unpack(rel, sha256, stdin=None, tarball="", release_file="RELEASE", excludes
     finally:
         os.close(read_end)
         os.close(write_end)
-
-
-def test_pack_offers_a_small_tarball_inline_and_a_large_one_as_a_file(tmp_path, source):
-    sha256, how = pack(tmp_path / "cache", source, 1 << 20)
-    assert how == "inline"
-    tarball = tmp_path / "cache" / f"{sha256}.tar.gz"
-    assert base64.b64decode((tmp_path / "cache" / f"{sha256}.tar.gz.b64").read_text()) == tarball.read_bytes()
-    # The same tree packs to the same bytes; over the limit it is offered as a file.
-    assert pack(tmp_path / "cache2", source, 10) == [sha256, "file"]
-    assert not (tmp_path / "cache2" / f"{sha256}.tar.gz.b64").exists()
 
 
 @pytest.mark.parametrize("inline", [True, False], ids=["inline", "copied"])
@@ -148,68 +137,3 @@ def test_an_empty_release_file_leaves_out_nothing(tmp_path, source, release):
     unpack(release, sha256, stdin=data, release_file="", excludes=("log",))
     assert (release / "RELEASE").read_text() == "from the repository\n"
     assert (release / "app" / "__init__.py").exists()
-
-
-def test_a_wheel_is_packed_under_its_own_name_with_its_requirements(tmp_path, release):
-    """deploy_wheel: the wheel keeps its file name (uv reads the project and version from it) and the
-    requirements file goes beside it under the release's requirements path."""
-    dist = tmp_path / "dist"
-    dist.mkdir()
-    wheel = dist / "shop-1.4.2-py3-none-any.whl"
-    wheel.write_bytes(b"PK not really a zip")
-    wheel.chmod(0o600)
-    requirements = dist / "pinned.txt"
-    requirements.write_text("flask==3.1.3\n")
-    sha256, how = pack(tmp_path / "cache", wheel, 1 << 20, "wheel", (str(requirements), "deps/requirements.txt"))
-    assert how == "inline"
-    # The same wheel and requirements pack to the same bytes; without requirements, the wheel alone.
-    assert pack(tmp_path / "cache2", wheel, 1 << 20, "wheel", (str(requirements), "deps/requirements.txt"))[0] == sha256
-    alone, _how = pack(tmp_path / "cache3", wheel, 1 << 20, "wheel")
-    assert alone != sha256
-    unpack(release, sha256, stdin=(tmp_path / "cache" / f"{sha256}.tar.gz.b64").read_text())
-    assert (release / "shop-1.4.2-py3-none-any.whl").read_bytes() == b"PK not really a zip"
-    assert (release / "deps" / "requirements.txt").read_text() == "flask==3.1.3\n"
-    # Readable by the app's group though the controller's copy was private.
-    assert (release / "shop-1.4.2-py3-none-any.whl").stat().st_mode & 0o777 == 0o644
-    assert not [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".wheel.")]
-
-
-def git(repo, *args):
-    identity = ["-c", "user.name=ci", "-c", "user.email=ci@example.org"]
-    subprocess.run(["git", *identity, "-C", str(repo), *args], check=True, capture_output=True)
-
-
-def test_a_git_ref_is_exported_the_same_from_the_repository_and_from_a_mirror(tmp_path, source, release):
-    """deploy_git_repo: a local repository is exported as it is; a URL is mirrored (bare) in the cache
-    and fetched again on every run, so a moved branch is deployed at its new commit."""
-    git(source, "init", "-q", "-b", "main")
-    git(source, "add", "-A")
-    git(source, "commit", "-q", "-m", "v1")
-    git(source, "tag", "v1")
-    local, _how = pack(tmp_path / "cache", source, 1 << 20, "git")
-    assert pack(tmp_path / "cache", source, 1 << 20, "git") == [local, "inline"]
-    url = f"file://{source}"
-    cache = tmp_path / "mirror-cache"
-    assert pack(cache, url, 1 << 20, "git", ref="v1")[0] == local
-    assert [p.name for p in cache.iterdir() if p.name.startswith("git-")]
-    # The branch moves: the mirror is fetched again and main is the new commit; the tag stays.
-    (source / "app" / "__init__.py").write_text("VERSION = 2\n")
-    git(source, "commit", "-q", "-am", "v2")
-    moved = pack(cache, url, 1 << 20, "git", ref="main")[0]
-    assert moved != local
-    sha256 = pack(tmp_path / "cache", source, 1 << 20, "git")[0]
-    assert sha256 == moved
-    # git archive names entries without ./: the excludes still hold, the package's log/ is kept.
-    unpack(release, sha256, stdin=(tmp_path / "cache" / f"{sha256}.tar.gz.b64").read_text())
-    assert (release / "app" / "__init__.py").read_text() == "VERSION = 2\n"
-    assert (release / "app" / "log" / "__init__.py").exists()
-    assert (release / "log").is_symlink()
-    assert (release / "RELEASE").read_text() == "v1\n"
-
-
-def test_an_archive_is_shipped_as_it_is(tmp_path, source):
-    archive = tmp_path / "build.tar.gz"
-    subprocess.run(["tar", "-czf", str(archive), "-C", str(source), "."], check=True)
-    sha256, _how = pack(tmp_path / "cache", archive, 1 << 20, "archive")
-    assert (tmp_path / "cache" / f"{sha256}.tar.gz").read_bytes() == archive.read_bytes()
-    assert sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
