@@ -155,9 +155,18 @@ source:
   returned: always
   type: str
   sample: git:https://git.example.org/shop.git@v1.4.2
+run_id:
+  description:
+    - A new id for each call, C(<UTC time>-<12 hex digits>). The deploy packs once per run and uses
+      it as the run's id in the deploy lock, so two runs never share a lock, even from one user and host.
+  returned: success
+  type: str
+  sample: 20261204T171500Z-3f9a0c1be2d4
 """
 
+import binascii
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -212,7 +221,10 @@ def main():
         )
     except ArtifactError as exc:
         module.fail_json(msg=str(exc), source=source)
-    module.exit_json(changed=False, source=source, **packed)
+    run_id = "{}-{}".format(
+        time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), binascii.hexlify(os.urandom(6)).decode("ascii")
+    )
+    module.exit_json(changed=False, source=source, run_id=run_id, **packed)
 
 
 if __name__ == "__main__":
