@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 
@@ -64,6 +65,9 @@ def test_each_kind_packs_the_same_in_check_mode_and_never_reports_a_change(run, 
     assert real["inline"] is True and real["content_path"] == real["path"] + ".b64"
     assert real["size"] == os.path.getsize(real["path"])
     assert stat.S_IMODE(os.stat(tmp_path / "cache").st_mode) == 0o700
+    # Each call names a new run: two deploys of the same code never share the lock's run id.
+    run_ids = {result["run_id"] for result in (checked, real, again)}
+    assert len(run_ids) == 3 and all(re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{12}", r) for r in run_ids), run_ids
 
 
 def test_a_large_tarball_has_no_inline_copy(run, app):
