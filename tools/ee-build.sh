@@ -57,7 +57,7 @@ ee ssh -V
 ee sh -ec 'git init -q /tmp/app && echo "print(1)" >/tmp/app/app.py && git -C /tmp/app add app.py
   git -C /tmp/app -c user.name=ee -c user.email=ee@localhost commit -qm one
   ansible localhost -c local -m ansible.builtin.include_role -e deploy_git_repo=/tmp/app \
-    -a "name=pyops.deploy.deploy tasks_from=artifact" | grep -A4 "\"ansible_facts\""
+    -a "name=pyops.deploy.deploy tasks_from=artifact" | grep "\"run_id\""
   tar -tzf ~/.cache/pyops-deploy/*.tar.gz | grep -qx app.py'
 { set +x; } 2>/dev/null
 echo "ee-build: $image built in $((built - start))s, checked in $((SECONDS - built))s, $((SECONDS - start))s in all"
