@@ -25,6 +25,8 @@ def test_info_on_a_missing_root(root):
         "current": None,
         "previous_good": None,
         "releases": [],
+        "prepared_not_serving": [],
+        "serving": None,
         "lock": None,
         "last_deploys": [],
         "directories": {"releases": None, "shared": None},

@@ -35,10 +35,11 @@ def test_lock_writes_holder_details(make, root):
     assert result["changed"] is True
     assert read_lock_file(root) == {
         "owner": "alice",
+        "run_id": "run-1",
         "host": "ctl",
         "pid": 4242,
         "time": "2024-05-01T08:00:00Z",
-        "run_id": "run-1",
+        "heartbeat": "2024-05-01T08:00:00Z",
     }
     assert result["lock"]["owner"] == "alice"
     assert result["lock"]["stale"] is False
@@ -51,15 +52,17 @@ def test_lock_defaults_host_to_this_host(make, root):
     assert read_lock_file(root)["pid"] is None
 
 
-def test_lock_is_reentrant_and_refreshes_nothing(make, root, clock):
+def test_lock_is_reentrant_and_refreshes_only_the_heartbeat(make, root, clock):
     make(lock_owner="alice").lock(pid=1)
-    before = tree(root)
+    before = read_lock_file(root)
     clock.advance(7200)
 
     result = make(lock_owner="alice").lock(pid=2)
 
     assert result["changed"] is False
-    assert tree(root) == before
+    assert read_lock_file(root) == dict(before, heartbeat="2024-05-01T10:00:00Z")
+    assert result["lock"]["heartbeat"] == "2024-05-01T10:00:00Z"
+    assert result["lock"]["stale"] is False
 
 
 def test_lock_held_by_another_owner_fails_naming_the_holder(make, root, clock):
@@ -68,7 +71,8 @@ def test_lock_held_by_another_owner_fails_naming_the_holder(make, root, clock):
     clock.advance(60)
 
     with pytest.raises(
-        ReleaseError, match=r"held by alice \(host ctl, pid 77, run_id run-1, since 2024-05-01T08:00:00Z\)"
+        ReleaseError,
+        match=r"held by alice \(run run-1, since 2024-05-01T08:00:00Z, last seen 2024-05-01T08:00:00Z, host ctl, pid 77\)",
     ):
         make(lock_owner="bob").lock()
 

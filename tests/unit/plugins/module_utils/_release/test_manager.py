@@ -39,7 +39,16 @@ def test_prepare_creates_layout_links_record_and_audit(make, root):
     assert (root / "shared" / "log").is_dir()
     assert stat.S_IMODE(os.stat(root / "shared" / ".env").st_mode) == 0o600
     assert result["releases"] == [
-        {"id": "r1", "status": "prepared", "created": "2024-05-01T08:00:00Z", "is_current": False}
+        {
+            "id": "r1",
+            "status": "prepared",
+            "created": "2024-05-01T08:00:00Z",
+            "is_current": False,
+            "served": False,
+            "activated": None,
+            "served_from": None,
+            "sha256": None,
+        }
     ]
     assert records(root)["r1"]["seq"] == 1
     [entry] = audit_lines(root)
@@ -435,13 +444,21 @@ def test_rollback_twice_does_not_walk_further_back(make, root, clock):
     make().mark("r2", "good")
     make().rollback()
     before = tree(root)
+    before.pop("deploy-audit.jsonl")
 
     result = make().rollback()
 
     assert result["changed"] is False
     assert result["current"] == "r2"
-    assert result["rolled_back_from"] == "r3"
-    assert tree(root) == before
+    assert result["rolled_back_from"] is None
+    assert result["msg"] == (
+        "r2 is current because of a rollback from r3; repeating the rollback does nothing "
+        "(name a release to go further back)"
+    )
+    after = tree(root)
+    assert after.pop("deploy-audit.jsonl")
+    assert after == before
+    assert audit_lines(root)[-1]["result"] == "nothing to do"
 
 
 def test_rollback_further_back_needs_an_explicit_release(make, root, clock):

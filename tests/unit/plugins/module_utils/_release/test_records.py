@@ -33,10 +33,12 @@ def test_rollback_skips_prepared_releases_that_were_never_current(make, root, cl
     assert make().rollback()["current"] == "r1"
 
 
-def test_rollback_never_targets_failed_releases(make, root, clock):
+def test_rollback_refuses_a_failed_predecessor_unless_forced(make, root, clock):
     deploy(make, clock, "r1", "r2", "r3")
     make().mark("r2", "failed")
-    assert make().rollback()["current"] == "r1"
+    with pytest.raises(ReleaseError, match="release r2, which served before r3, is marked failed; set force=true"):
+        make().rollback()
+    assert make().rollback(force=True)["current"] == "r2"
 
 
 def test_order_follows_creation_sequence_not_id_or_mtime(make, root, clock):
@@ -88,9 +90,10 @@ def test_prune_always_keeps_current_and_rollback_target(make, root, clock):
 
     result = make().prune(keep=2)
 
-    # Newest two: r6 and r5; current r2; rollback target of r2 is r1 (good).
-    assert result["removed"] == ["r3", "r4"]
-    assert sorted(os.listdir(root / "releases")) == ["r1", "r2", "r5", "r6"]
+    # Current r2 (reached by a rollback, so its rollback target is r1, good); served and newest by
+    # activation: r2 and r4. r5 and r6 never served: removed, never counted.
+    assert result["removed"] == ["r3", "r5", "r6"]
+    assert sorted(os.listdir(root / "releases")) == ["r1", "r2", "r4"]
 
 
 def test_prune_does_not_count_failed_releases_and_removes_them(make, root, clock):
