@@ -346,3 +346,49 @@ def test_info_rejects_a_relative_path(capsys):
     result = run_module(release_info, capsys, {"path": "srv/app"})
     assert result["failed"] is True
     assert "path must be absolute" in result["msg"]
+
+
+def test_rollback_after_a_failed_deploy_reports_nothing_to_do(run, root):
+    for release_id in ("r1", "r2"):
+        run(state="prepared", release=release_id)
+        run(state="switched", release=release_id)
+        run(state="finalized", release=release_id)
+    run(state="prepared", release="r3")
+    run(state="marked", release="r3", status="failed")
+
+    result = run(state="rolled_back", take_lock=True, lock_owner="alice", run_id="rollback-1")
+
+    assert result["current"] == "r2"
+    assert result["rolled_back_from"] is None
+    assert result["msg"].startswith("release r3 failed before it took traffic; r2 still serves")
+    assert result["changed"] is True  # the lock it took, nothing else
+    assert audit_actions(root)[-2:] == ["locked", "rolled_back"]
+
+
+def test_lock_is_held_per_run(run, root):
+    root.mkdir()
+    assert run(state="locked", lock_owner="alice", run_id="run-a")["changed"] is True
+
+    refused = run(state="locked", lock_owner="alice", run_id="run-b")
+    assert refused["failed"] is True
+    assert "held by alice (run run-a" in refused["msg"]
+
+    assert run(state="unlocked", lock_owner="alice", run_id="run-b")["failed"] is True
+    assert run(state="unlocked", lock_owner="alice", run_id="run-a")["changed"] is True
+
+
+def test_info_reports_the_run_holding_the_lock_and_releases_that_never_served(run, capsys, root):
+    for release_id in ("r1", "r2"):
+        run(state="prepared", release=release_id)
+        run(state="switched", release=release_id)
+    run(state="prepared", release="r3")
+    run(state="locked", lock_owner="alice", run_id="run-3")
+
+    result = run_module(release_info, capsys, {"path": str(root), "history": 0})
+
+    assert result["lock"]["run_id"] == "run-3"
+    assert result["lock"]["heartbeat"] == result["lock"]["time"]
+    assert result["prepared_not_serving"] == ["r3"]
+    assert result["serving"] is None
+    assert [r["sha256"] for r in result["releases"]] == [None, None, None]
+    assert result["last_deploys"] == []
