@@ -108,8 +108,8 @@ current:
   sample: "20240502T090000Z"
 previous_good:
   description:
-    - The release a rollback without an explicit release leads to. That is the release that served right
-      before the current one (recorded at the switch) unless it is V(failed).
+    - The release a rollback without an explicit release goes to when it has something to do. That is the
+      release that served right before the current one (recorded at the switch) unless it is V(failed).
     - Otherwise, and when the current release was itself reached by a rollback, it is the newest release older
       than the current one that is V(good), or V(prepared) and current before.
     - V(null) when there is none.

@@ -412,7 +412,17 @@ class ReleaseManager:
         """Refresh the heartbeat of the lock this run holds; not a change, never in check mode."""
         if self.check_mode or not heartbeat_due(held, self.lock_ttl, self._now):
             return held
-        return refresh_heartbeat(self.layout, held, format_time(self._now)) or read_lock(self.layout)
+        fresh = refresh_heartbeat(self.layout, held, format_time(self._now))
+        if fresh is not None:
+            return fresh
+        now_held = read_lock(self.layout)
+        if not lock_holds(now_held, self.lock_owner, self.run_id):
+            holder = describe_lock_holder(now_held) if now_held else "nobody"
+            raise ReleaseError(
+                f"deploy lock on {self.layout.root} was taken from {describe_run(self.lock_owner, self.run_id)} "
+                f"while it worked; it is now held by {holder}"
+            )
+        return now_held
 
     def _require_lock_owner(self, state):
         if not self.lock_owner:

@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from ansible_collections.pyops.deploy.plugins.module_utils._release import manager as manager_module
 from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import LOCK_FILE, ReleaseError
 from ansible_collections.pyops.deploy.plugins.module_utils._release.lock import (
     create_lock_file,
@@ -493,3 +494,23 @@ def test_unlock_by_the_holding_run(make, root):
     make(lock_owner="alice", run_id="run-a").lock()
     assert make(lock_owner="alice", run_id="run-a").unlock()["changed"] is True
     assert not (root / LOCK_FILE).exists()
+
+
+def test_a_run_whose_lock_was_taken_while_it_worked_stops(make, root, clock, monkeypatch):
+    deploy(make, clock, "r1", "r2")
+    make(lock_owner="alice", run_id="run-a").lock()
+    clock.advance(120)
+    thief = {"owner": "bob", "run_id": "run-b", "time": "2024-05-01T08:04:00Z"}
+    real_refresh = manager_module.refresh_heartbeat
+
+    def taken_meanwhile(layout, expected, heartbeat):
+        (root / LOCK_FILE).write_text(json.dumps(thief))
+        return real_refresh(layout, expected, heartbeat)
+
+    monkeypatch.setattr(manager_module, "refresh_heartbeat", taken_meanwhile)
+
+    with pytest.raises(ReleaseError, match=r"taken from alice \(run run-a\) while it worked; it is now held by bob"):
+        make(lock_owner="alice", run_id="run-a").switch("r1")
+
+    assert os.readlink(root / "current") == "releases/r2"
+    assert read_lock_file(root) == thief
