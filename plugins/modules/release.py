@@ -63,7 +63,7 @@ options:
         to. If that release is marked V(failed), the rollback fails naming it, unless O(force=true). If no
         predecessor is recorded (older records), it picks the newest release older than the current one that
         is marked V(good), or that is V(prepared) and was current before.
-      - Without O(release), a rollback does nothing (RV(changed=false), RV(rolled_back_from=null), and
+      - Without O(release), a rollback does nothing (C(changed=false), RV(rolled_back_from=null), and
         RV(msg) says why) when the current release was itself reached by a rollback, so it never walks
         further back than one release, and when the newest release is marked V(failed), never took traffic,
         and the current release is V(good). That is a deploy that failed before its switch, so the current
