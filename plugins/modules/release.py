@@ -474,7 +474,8 @@ actions:
 rolled_back_from:
   description:
     - The release that was current before the rollback, V(null) when nothing was rolled back.
-    - V(null) exactly when C(current) did not move, so restart the application only when it is set.
+    - V(null) when C(current) did not move (a rollback with nothing to do, see RV(msg)), so restart the
+      application only when it is set. Also V(null) after a named rollback from no current release at all.
   returned: O(state=rolled_back)
   type: str
   sample: "20240502T090000Z"
