@@ -24,9 +24,22 @@ description:
     creation sequence number. Releases are ordered by that sequence, with the release id as tie breaker. File
     times (mtime, ctime) are never used for ordering. A release directory without a record (made by hand
     or by another tool) is listed with status V(unknown) and sorts before all recorded releases.
+  - "Each record also says how the release served. C(served) becomes true when C(current) is switched to
+    the release (by O(state=switched) or O(state=rolled_back)) and when O(state=finalized) records it.
+    Every switch to a release records on it C(activated) (the time), C(activated_by) (V(switched) or
+    V(rolled_back)) and C(served_from), the release that was current right before it."
+  - The records and the audit log are written durably. The records go to a temporary file that is
+    synced and renamed over C(.releases.json), then the directory is synced. Audit lines are synced too.
+  - "If the disk is full, the task fails with C(could not record <what> in <path>: No space left on device;
+    current still points at <release>), and the old records stay in place."
+  - A switch writes the records first and then repoints C(current). If repointing fails, the old records
+    are written back. Removing releases also writes the records first, then removes the directories.
   - Every change is appended as one JSON line to C(<path>/deploy-audit.jsonl). The line holds the time
     (UTC, ISO 8601), user, host, action, release, previous and new current release, source, run id and
-    result. Check mode and runs that change nothing write no line.
+    result. Check mode and runs that change nothing write no line, except a rollback that has nothing to
+    do. Its line has the result C(nothing to do), so the log shows the request.
+  - Credentials in a URL in O(source) (C(https://user:password@host), C(https://token@host)) are
+    written to the audit log as C(https://***@host).
 author:
   - pyops.deploy maintainers (@pyops)
 options:
@@ -45,16 +58,25 @@ options:
         A new release is recorded with status V(prepared).
       - V(switched) points C(current) at O(release). The release must exist. If it is marked V(failed),
         the switch also needs O(force=true).
-      - V(rolled_back) points C(current) at O(release) when it is given. Otherwise it picks the newest release
-        older than the current one that is marked V(good), or that is V(prepared) and was current before.
-        Repeating a rollback without O(release) does nothing, so it never walks further back than one
-        release. To go back further, name the release.
-      - V(pruned) keeps the newest O(keep) releases that are not V(failed) and removes the rest. The current
-        release, the rollback target and every release in O(protect) are always kept. V(failed) releases
-        do not count towards O(keep) and are removed unless they are current or protected.
+      - V(rolled_back) points C(current) at O(release) when it is given. Otherwise it goes to the release
+        that served right before the current one, as recorded in C(served_from) when current was switched
+        to. If that release is marked V(failed), the rollback fails naming it, unless O(force=true). If no
+        predecessor is recorded (older records), it picks the newest release older than the current one that
+        is marked V(good), or that is V(prepared) and was current before.
+      - Without O(release), a rollback does nothing (C(changed=false), RV(rolled_back_from=null), and
+        RV(msg) says why) when the current release was itself reached by a rollback, so it never walks
+        further back than one release, and when the newest release is marked V(failed), never took traffic,
+        and the current release is V(good). That is a deploy that failed before its switch, so the current
+        release still serves. To go back further, name the release.
+      - Only the release the rollback leaves is marked V(failed) (with O(mark_failed)), never another one.
+      - V(pruned) keeps the current release, the rollback target and every release in O(protect). Then it
+        keeps releases that served and are not V(failed), the most recently activated first, up to O(keep)
+        in all. Releases that never served (prepared, or failed before they were current) never count
+        towards O(keep) and are removed. So are V(failed) releases and releases beyond O(keep). Directories
+        without a record count as served, as the oldest.
       - V(absent) removes release O(release). Removing the current release or a release listed in
         O(protect) fails. A release that does not exist is already absent.
-      - V(locked) takes the deploy lock for O(lock_owner). V(unlocked) releases it.
+      - V(locked) takes the deploy lock for this run, O(lock_owner) with O(run_id). V(unlocked) releases it.
       - V(marked) records O(status) for release O(release).
       - V(finalized) records O(release), which must be the current release, as V(good), then removes old
         releases like V(pruned) with O(keep) and O(protect). Use it once the release serves and passed
@@ -93,7 +115,7 @@ options:
       - With O(state=prepared), replace files or directories that the release already has where a shared
         link belongs. Without O(force), such an entry fails the task and nothing is changed.
       - With O(state=switched) or O(state=rolled_back), allow a release marked V(failed) as the target.
-      - With O(state=unlocked), release a lock held by another owner.
+      - With O(state=unlocked), release a lock held by another run. The audit line records the broken lock.
     type: bool
     default: false
   keep:
@@ -124,16 +146,20 @@ options:
     default: true
   lock_owner:
     description:
-      - Who holds or wants the deploy lock, for example C(alice@controller:run-42).
+      - The person or system that holds or wants the deploy lock, for example C(alice@controller).
       - Required for O(state=locked), with O(take_lock=true) and with O(release_lock=true). Needed for
         O(state=unlocked) unless O(force=true).
-      - While another owner holds a lock that is not stale, every state that changes something fails
-        unless this matches the holder.
+      - The holder of the lock is one run, the pair of O(lock_owner) and O(run_id). While another run holds
+        a lock that is not stale, every state that changes something fails. This includes another run of
+        the same O(lock_owner).
+      - Without O(run_id), or when the lock was taken without one, the lock is matched on O(lock_owner)
+        alone.
     type: str
   take_lock:
     description:
-      - Take the deploy lock for O(lock_owner) first, as O(state=locked) does, and keep it after the
-        change. One task instead of two, for example for a rollback where every second counts.
+      - Take the deploy lock for this run (O(lock_owner) and O(run_id)) first, as O(state=locked) does, and keep
+        it after the change. One task instead of two, for example for a rollback where every second counts.
+      - While another run holds a live lock, the task fails, names that run, and leaves its lock alone.
       - If the change then fails, a lock this task took is released again, so nothing is left changed.
       - Release the lock with O(state=unlocked) when the work it guards is done.
       - Not used with O(state=locked) or O(state=unlocked).
@@ -141,15 +167,18 @@ options:
     default: false
   release_lock:
     description:
-      - Release the deploy lock of O(lock_owner) after the change, as O(state=unlocked) does. One task
-        instead of two, for example at the end of a deploy with O(state=finalized).
+      - Release the deploy lock of this run (O(lock_owner) and O(run_id)) after the change, as O(state=unlocked)
+        does. One task instead of two, for example at the end of a deploy with O(state=finalized).
       - If the change fails, the lock is kept, so the caller can still act under it and release it.
       - Not used with O(state=locked), O(state=unlocked) or O(take_lock=true).
     type: bool
     default: false
   lock_ttl:
     description:
-      - Seconds after which a lock counts as stale and may be taken over by another owner.
+      - Seconds after which a lock counts as stale and may be taken over by another run. The time counts from
+        the lock's last heartbeat (or, in a lock without one, from when it was taken).
+      - Every task of the holding run refreshes the heartbeat (at most once a minute, and at most once
+        every tenth of O(lock_ttl)), so a lock expires O(lock_ttl) after its run stopped working.
     type: int
     default: 3600
   lock_pid:
@@ -166,7 +195,11 @@ options:
     type: str
   run_id:
     description:
-      - Free-form id of this deploy run, recorded in the lock and in the audit log.
+      - Id of this playbook run, for example a random value made once per run. It is recorded in the lock
+        and in the audit log.
+      - Together with O(lock_owner) it names the holder of the lock. Taking the lock again with the same
+        O(run_id) does nothing, and a different O(run_id) of the same O(lock_owner) is refused while the lock
+        is live.
     type: str
   source:
     description:
@@ -212,9 +245,13 @@ notes:
   - Every path the module touches must resolve inside O(path). Symlinks that lead out of it, for example
     C(releases) pointing elsewhere or a shared entry escaping C(shared/), fail the task.
   - If C(current) exists and is not a symlink, the task fails without changing anything.
-  - The lock file is created with C(O_EXCL), so two deploys cannot both take it. It holds JSON with
-    C(owner), C(host), C(pid), C(time) and C(run_id). Taking a lock that the same O(lock_owner) already
-    holds does nothing and does not refresh it.
+  - The lock file is created with C(O_EXCL), so two runs cannot both take it. It holds one JSON object
+    with C(owner), C(run_id), C(host), C(pid), C(time) (when it was taken) and C(heartbeat) (when the
+    holder was last seen). The heartbeat is rewritten atomically (a temporary file renamed over the lock,
+    never following a symlink), and only while the lock still holds what this task read.
+  - Taking a lock that the same run already holds changes nothing, and only refreshes the heartbeat.
+  - O(state=unlocked) does nothing when there is no lock. It releases the lock of its own run. It fails,
+    naming the holder, when another run holds the lock, unless O(force=true).
   - Removed releases are first renamed to C(releases/.removing-<id>-<random>) and then deleted, so a
     half-deleted release is never listed.
 seealso:
@@ -222,12 +259,13 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Take the deploy lock
+- name: Take the deploy lock for this run (deploy_run_id is made once per playbook run)
   pyops.deploy.release:
     path: /srv/shop
     state: locked
     lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
     lock_pid: "{{ controller_pid | default(omit) }}"
+    lock_ttl: 900
     run_id: "{{ deploy_run_id }}"
 
 - name: Prepare the release directory and link shared state into it
@@ -262,12 +300,20 @@ EXAMPLES = r"""
     status: good
     lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
 
-- name: Roll back to the previous good release, marking this one failed, and keep the lock
+- name: Roll back to the release that served before, marking this one failed, and keep the lock
   pyops.deploy.release:
     path: /srv/shop
     state: rolled_back
     take_lock: true
     lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+    run_id: "{{ rollback_run_id }}"
+  register: rollback
+
+- name: Restart the app only when current moved
+  ansible.builtin.systemd_service:
+    name: shop.service
+    state: restarted
+  when: rollback.rolled_back_from is not none
 
 - name: End the deploy, recording the release good, keeping five releases and releasing the lock
   pyops.deploy.release:
@@ -336,15 +382,41 @@ releases:
       description: Whether C(current) points at this release.
       type: bool
       sample: true
+    served:
+      description: Whether the release was ever current (switched to, or finalized).
+      type: bool
+      sample: true
+    activated:
+      description: When C(current) was last switched to this release (UTC, ISO 8601), V(null) if never.
+      type: str
+      sample: "2024-05-02T09:01:00Z"
+    served_from:
+      description: The release that was current right before the last switch to this one.
+      type: str
+      sample: "20240501T120000Z"
+    sha256:
+      description:
+        - The content of C(releases/<id>/.pyops-unpacked), written when the release's code was unpacked
+          (the artifact's sha256). V(null) unless that is a regular file (not a symlink) holding 64 hex digits.
+      type: str
+      sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
   sample:
     - id: "20240501T120000Z"
       status: good
       created: "2024-05-01T12:00:00Z"
       is_current: false
+      served: true
+      activated: "2024-05-01T12:01:00Z"
+      served_from: null
+      sha256: null
     - id: "20240502T090000Z"
       status: prepared
       created: "2024-05-02T09:00:00Z"
       is_current: true
+      served: true
+      activated: "2024-05-02T09:01:00Z"
+      served_from: "20240501T120000Z"
+      sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 lock:
   description: The deploy lock after the task, V(null) when nobody holds it.
   returned: success
@@ -366,6 +438,10 @@ lock:
       description: When the lock was taken (UTC, ISO 8601).
       type: str
       sample: "2024-05-02T08:59:00Z"
+    heartbeat:
+      description: When the holder was last seen (UTC, ISO 8601). Staleness counts from here.
+      type: str
+      sample: "2024-05-02T09:01:00Z"
     run_id:
       description: O(run_id) of the holder.
       type: str
@@ -377,12 +453,13 @@ lock:
     stale_reason:
       description: Why the lock is stale, V(null) when it is not.
       type: str
-      sample: older than lock_ttl (3600s)
+      sample: not seen for more than lock_ttl (3600s)
   sample:
     owner: alice@web1
     host: controller.example.com
     pid: 4242
     time: "2024-05-02T08:59:00Z"
+    heartbeat: "2024-05-02T09:01:00Z"
     run_id: run-42
     stale: false
     stale_reason: null
@@ -395,10 +472,21 @@ actions:
     - point /srv/shop/current at releases/20240502T090000Z
     - record the switch to 20240502T090000Z
 rolled_back_from:
-  description: The release that was current before the rollback, V(null) when nothing was rolled back.
+  description:
+    - The release that was current before the rollback, V(null) when nothing was rolled back.
+    - V(null) when C(current) did not move (a rollback with nothing to do, see RV(msg)), so restart the
+      application only when it is set. Also V(null) after a named rollback from no current release at all.
   returned: O(state=rolled_back)
   type: str
   sample: "20240502T090000Z"
+msg:
+  description:
+    - What the rollback did, or why it had nothing to do.
+  returned: O(state=rolled_back)
+  type: str
+  sample: >-
+    release 20240503T090000Z failed before it took traffic; 20240502T090000Z still serves; nothing to roll
+    back (name a release to go further back)
 removed:
   description: Releases removed (or, in check mode, to be removed), oldest first.
   returned: O(state=pruned), O(state=finalized) or O(state=absent)
@@ -414,8 +502,9 @@ stale_lock_replaced:
     host: web2
     pid: 1234
     time: "2024-05-01T08:00:00Z"
+    heartbeat: "2024-05-01T08:10:00Z"
     run_id: run-41
-    stale_reason: older than lock_ttl (3600s)
+    stale_reason: not seen for more than lock_ttl (3600s)
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -24,7 +24,8 @@ options:
     required: true
   history:
     description:
-      - Number of the latest audit log entries to return in RV(last_deploys). V(0) returns none.
+      - Number of the latest audit log entries to return in RV(last_deploys). V(0) returns none and does not
+        read the audit log at all.
     type: int
     default: 10
   lock_ttl:
@@ -36,7 +37,7 @@ options:
   service:
     description:
       - A systemd service that serves the app from C(<path>/current), such as C(shop.service).
-      - Adds RV(running), the release that the service's main process runs.
+      - Adds RV(running), the release that the service's main process runs, and fills in RV(serving).
     type: str
 attributes:
   check_mode:
@@ -75,11 +76,19 @@ EXAMPLES = r"""
   register: shop_running
   # shop_running.running != shop_running.current means a restart is due.
 
-- name: Refuse to deploy while somebody else's deploy is running
+- name: Refuse to deploy while another run holds the lock
   ansible.builtin.assert:
     that:
       - shop.lock is none or shop.lock.stale
-    fail_msg: "Deploy lock held by {{ shop.lock.owner }} since {{ shop.lock.time }}"
+    fail_msg: >-
+      Deploy lock held by {{ shop.lock.owner }} (run {{ shop.lock.run_id }}) since {{ shop.lock.time }},
+      last seen {{ shop.lock.heartbeat }}
+
+- name: Refuse a release id that exists with other code
+  ansible.builtin.assert:
+    that:
+      - (shop.releases | selectattr('id', '==', release_id) | map(attribute='sha256') | first | default(none))
+        in [none, artifact_sha256]
 
 - name: Show what a rollback would switch to
   ansible.builtin.debug:
@@ -99,8 +108,10 @@ current:
   sample: "20240502T090000Z"
 previous_good:
   description:
-    - The release O(pyops.deploy.release#module:state=rolled_back) would switch to without an explicit release.
-      It is the newest release older than the current one that is V(good), or V(prepared) and current before.
+    - The release a rollback without an explicit release goes to when it has something to do. That is the
+      release that served right before the current one (recorded at the switch) unless it is V(failed).
+    - Otherwise, and when the current release was itself reached by a rollback, it is the newest release older
+      than the current one that is V(good), or V(prepared) and current before.
     - V(null) when there is none.
   returned: always
   type: str
@@ -127,15 +138,56 @@ releases:
       description: Whether C(current) points at this release.
       type: bool
       sample: true
+    served:
+      description: Whether the release was ever current (switched to, or finalized).
+      type: bool
+      sample: true
+    activated:
+      description: When C(current) was last switched to this release (UTC, ISO 8601), V(null) if never.
+      type: str
+      sample: "2024-05-02T09:01:00Z"
+    served_from:
+      description: The release that was current right before the last switch to this one.
+      type: str
+      sample: "20240501T120000Z"
+    sha256:
+      description:
+        - The content of C(releases/<id>/.pyops-unpacked), written when the release's code was unpacked
+          (the artifact's sha256). V(null) unless that is a regular file (not a symlink) holding 64 hex digits.
+      type: str
+      sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
   sample:
     - id: "20240501T120000Z"
       status: good
       created: "2024-05-01T12:00:00Z"
       is_current: false
+      served: true
+      activated: "2024-05-01T12:01:00Z"
+      served_from: null
+      sha256: null
     - id: "20240502T090000Z"
       status: prepared
       created: "2024-05-02T09:00:00Z"
       is_current: true
+      served: true
+      activated: "2024-05-02T09:01:00Z"
+      served_from: "20240501T120000Z"
+      sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+prepared_not_serving:
+  description:
+    - Releases created after the current one (all releases when there is none) that never served, oldest
+      first. For example a deploy that failed before its switch, or one that is still preparing.
+  returned: always
+  type: list
+  elements: str
+  sample: ["20240503T090000Z"]
+serving:
+  description:
+    - The release the running server started from, the same as RV(running).
+    - V(null) without O(service), when the service does not run, or when C(current) changed after it started.
+  returned: always
+  type: str
+  sample: "20240502T090000Z"
 lock:
   description: The deploy lock, V(null) when nobody holds it.
   returned: always
@@ -157,12 +209,20 @@ lock:
       description: When the lock was taken (UTC, ISO 8601).
       type: str
       sample: "2024-05-02T08:59:00Z"
+    heartbeat:
+      description:
+        - When the holding run was last seen (UTC, ISO 8601). Every task of that run refreshes it.
+        - Missing in a lock taken by an older version of the collection.
+      type: str
+      sample: "2024-05-02T09:01:00Z"
     run_id:
-      description: Run id recorded with the lock.
+      description: Run id of the holder. The holder is one run, RV(lock.owner) with RV(lock.run_id).
       type: str
       sample: run-42
     stale:
-      description: Whether the lock is stale, that is older than O(lock_ttl) or held by a process that is gone.
+      description:
+        - Whether the lock is stale, that is not seen (RV(lock.heartbeat), else RV(lock.time)) for more
+          than O(lock_ttl), or held by a process that is gone.
       type: bool
       sample: false
     stale_reason:
@@ -174,6 +234,7 @@ lock:
     host: controller.example.com
     pid: 4242
     time: "2024-05-02T08:59:00Z"
+    heartbeat: "2024-05-02T09:01:00Z"
     run_id: run-42
     stale: false
     stale_reason: null
@@ -269,6 +330,7 @@ def main():
         module.fail_json(msg=f"reading {params['path']} failed: {exc}")
     if params["service"]:
         result["running"] = find_running_release(module, params["path"], params["service"])
+        result["serving"] = result["running"]
     result["changed"] = False
     module.exit_json(**result)
 

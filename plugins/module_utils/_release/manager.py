@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shutil
@@ -42,19 +43,34 @@ from ansible_collections.pyops.deploy.plugins.module_utils._release.layout impor
 from ansible_collections.pyops.deploy.plugins.module_utils._release.lock import (
     create_lock_file,
     describe_lock_holder,
+    describe_run,
+    heartbeat_due,
+    lock_holds,
     lock_staleness,
     pid_alive,
     read_lock,
+    refresh_heartbeat,
     remove_lock_file,
     take_over_lock,
 )
 from ansible_collections.pyops.deploy.plugins.module_utils._release.records import (
     empty_state,
+    failed_before_traffic,
     find_rollback_target,
     load_state,
     ordered_releases,
+    prepared_not_serving,
+    reached_by_rollback,
+    recorded_predecessor,
+    release_views,
+    rollback_target,
     save_state,
     select_prune_victims,
+)
+
+BREAK_LOCK_HINT = (
+    "wait for that run to finish, or break the lock with state=unlocked and force=true (deploy_break_lock) "
+    "if it is dead"
 )
 
 
@@ -73,6 +89,8 @@ class Plan:
         self.release = None
         self.extra = {}
         self.audit_details = {}
+        # Set when a request changes nothing but must still show in the audit log (a no-op rollback).
+        self.audit_noop = None
         self.attribute_dirs = []
         self.attribute_new_files = []
         self.planned_dirs = set()
@@ -226,6 +244,7 @@ class ReleaseManager:
                 "finalizing it"
             )
         self._set_status(plan, release, "good")
+        plan.record_for(release, self._now)["served"] = True
         self._plan_prune(plan, keep, protect, f"record release {release} good and forget removed releases")
         return self._finish(plan)
 
@@ -253,25 +272,29 @@ class ReleaseManager:
         owner = self._require_lock_owner("locked")
         plan = self._start("locked", None, guard=False)
         held = plan.lock
-        if held is not None and held.get("owner") == owner:
+        if lock_holds(held, owner, self.run_id):
+            plan.lock = self._heartbeat(held)
             return self._finish(plan)
         new_lock = {
             "owner": owner,
+            "run_id": self.run_id,
             "host": host or self.hostname,
             "pid": pid,
             "time": format_time(self._now),
-            "run_id": self.run_id,
+            "heartbeat": format_time(self._now),
         }
         if not os.path.isdir(self.layout.root):
             plan.add(f"create app root {self.layout.root}", lambda: os.makedirs(self.layout.root))
         if held is None:
-            plan.add(f"take deploy lock as {owner}", lambda: create_lock_file(self.layout, new_lock))
+            plan.add(
+                f"take deploy lock as {describe_run(owner, self.run_id)}",
+                lambda: create_lock_file(self.layout, new_lock),
+            )
         else:
             reason = lock_staleness(held, self.lock_ttl, self._now, self.hostname, self.alive)
             if reason is None:
                 raise ReleaseError(
-                    f"deploy lock on {self.layout.root} is held by {describe_lock_holder(held)}; wait for it, "
-                    "or release it with state=unlocked and force=true if that deploy is dead"
+                    f"deploy lock on {self.layout.root} is held by {describe_lock_holder(held)}; {BREAK_LOCK_HINT}"
                 )
             plan.add(
                 f"take over stale deploy lock of {describe_lock_holder(held)} ({reason})",
@@ -289,11 +312,12 @@ class ReleaseManager:
             return self._finish(plan)
         if self.lock_owner is None and not force:
             raise ReleaseError("lock_owner is required to release the deploy lock (or force=true to break it)")
-        if held.get("owner") != self.lock_owner:
+        if not lock_holds(held, self.lock_owner, self.run_id):
             if not force:
                 raise ReleaseError(
                     f"deploy lock on {self.layout.root} is held by {describe_lock_holder(held)}, "
-                    f"not by {self.lock_owner}; refusing to release it without force=true"
+                    f"not by {describe_run(self.lock_owner, self.run_id)}; refusing to release it without "
+                    "force=true"
                 )
             plan.audit_details["broken_lock"] = held
         plan.add(f"release deploy lock of {describe_lock_holder(held)}", lambda: remove_lock_file(self.layout, held))
@@ -319,18 +343,24 @@ class ReleaseManager:
                 "current": None,
                 "previous_good": None,
                 "releases": [],
+                "prepared_not_serving": [],
+                "serving": None,
                 "lock": None,
                 "last_deploys": [],
                 "directories": {"releases": None, "shared": None},
                 "changed": False,
             }
         snapshot = self._read_snapshot()
+        current = snapshot["current"]
         releases = ordered_releases(snapshot["present"], snapshot["state"])
         return {
             "exists": True,
-            "current": snapshot["current"],
-            "previous_good": find_rollback_target(releases, snapshot["current"]),
-            "releases": [r.as_dict(snapshot["current"]) for r in releases],
+            "current": current,
+            "previous_good": rollback_target(releases, snapshot["state"], current),
+            "releases": release_views(self.layout, releases, current),
+            "prepared_not_serving": prepared_not_serving(releases, current),
+            # Only a service tells which release runs; pyops.deploy.release_info fills it in from one.
+            "serving": None,
             "lock": self._lock_view(snapshot["lock"]),
             "last_deploys": read_audit_tail(self.layout, history),
             "directories": {
@@ -345,8 +375,8 @@ class ReleaseManager:
     def _start(self, action, release, guard=True):
         self._now = self.clock()
         snapshot = self._read_snapshot()
-        if guard:
-            self._check_lock_guard(snapshot["lock"])
+        if guard and self._check_lock_guard(snapshot["lock"]):
+            snapshot["lock"] = self._heartbeat(snapshot["lock"])
         plan = Plan(action, snapshot)
         plan.release = release
         plan.before = self._diff_view(snapshot["present"], snapshot["state"], snapshot["current"], snapshot["lock"])
@@ -366,15 +396,33 @@ class ReleaseManager:
         }
 
     def _check_lock_guard(self, held):
-        """Changing states refuse to run while somebody else's live deploy holds the lock."""
-        if held is None or (held.get("owner") is not None and held.get("owner") == self.lock_owner):
-            return
+        """Changing states refuse to run while another run's live lock is held; True if this run holds it."""
+        if held is None:
+            return False
+        if lock_holds(held, self.lock_owner, self.run_id):
+            return True
         reason = lock_staleness(held, self.lock_ttl, self._now, self.hostname, self.alive)
         if reason is None:
             raise ReleaseError(
-                f"deploy lock on {self.layout.root} is held by {describe_lock_holder(held)}; pass the holder's "
-                "lock_owner, wait, or release it with state=unlocked"
+                f"deploy lock on {self.layout.root} is held by {describe_lock_holder(held)}; {BREAK_LOCK_HINT}"
             )
+        return False
+
+    def _heartbeat(self, held):
+        """Refresh the heartbeat of the lock this run holds; not a change, never in check mode."""
+        if self.check_mode or not heartbeat_due(held, self.lock_ttl, self._now):
+            return held
+        fresh = refresh_heartbeat(self.layout, held, format_time(self._now))
+        if fresh is not None:
+            return fresh
+        now_held = read_lock(self.layout)
+        if not lock_holds(now_held, self.lock_owner, self.run_id):
+            holder = describe_lock_holder(now_held) if now_held else "nobody"
+            raise ReleaseError(
+                f"deploy lock on {self.layout.root} was taken from {describe_run(self.lock_owner, self.run_id)} "
+                f"while it worked; it is now held by {holder}"
+            )
+        return now_held
 
     def _require_lock_owner(self, state):
         if not self.lock_owner:
@@ -398,7 +446,8 @@ class ReleaseManager:
 
     def _plan_prune(self, plan, keep, protect, save_description="forget removed releases"):
         releases = ordered_releases(plan.present, plan.state)
-        victims = select_prune_victims(releases, plan.current, keep, protect)
+        target = rollback_target(releases, plan.state, plan.current)
+        victims = select_prune_victims(releases, plan.current, keep, protect, target)
         orphans = sorted(set(plan.state["releases"]) - set(plan.present))
         for orphan in orphans:
             # A record whose directory vanished would resurrect an old status if the id is deployed again.
@@ -524,69 +573,134 @@ class ReleaseManager:
             raise ReleaseError(f"release {release} is marked failed; set force=true to switch to it anyway")
 
     def _plan_switch(self, plan, release, how):
+        """Plan the switch: the records first, then current, so a full disk leaves both as they were.
+
+        If repointing current fails after the records were written, the records before the switch are
+        written back, so they never claim a switch that did not happen.
+        """
         link_target = self.layout.link_target(release)
         if plan.current_text == link_target:
             return
         current_link = self.layout.current
-        plan.add(
-            f"point {current_link} at {link_target}",
-            lambda: replace_symlink(link_target, current_link),
-        )
         if plan.current != release:
             now = format_time(self._now)
-            plan.record_for(release, self._now)["activated"] = now
+            record = plan.record_for(release, self._now)
+            record.update(
+                {
+                    "activated": now,
+                    "activated_seq": plan.state["next_seq"],
+                    "activated_by": how,
+                    "served_from": plan.current,
+                    "served": True,
+                }
+            )
+            plan.state["next_seq"] += 1
             plan.state["last_switch"] = {"release": release, "action": how, "from": plan.current, "time": now}
+        self._add_state_save(plan, f"record the switch to {release}")
+        original = plan.original_state
+        restore = plan.state_changed()
+
+        def repoint():
+            try:
+                replace_symlink(link_target, current_link)
+            except OSError:
+                if restore:
+                    with contextlib.suppress(OSError, ReleaseError):
+                        save_state(self.layout, original)
+                raise
+
+        plan.add(f"point {current_link} at {link_target}", repoint)
         plan.current = release
         plan.current_text = link_target
-        self._add_state_save(plan, f"record the switch to {release}")
 
     def _plan_rollback(self, plan, release, mark_failed, force):
+        """Plan a rollback; a rollback with nothing to do changes nothing but is still audited.
+
+        Without ``release`` the target is the release that served right before current (recorded at the
+        switch), or, when none is recorded, the newest good release older than current. Nothing is done
+        when current was itself reached by a rollback, or when the newest release failed before it took
+        traffic while current is good. Only the release left is marked failed.
+        """
         current = plan.current
-        last = plan.state.get("last_switch") or {}
-        previous_rollback_from = (
-            last.get("from") if last.get("action") == "rolled_back" and last.get("release") == current else None
-        )
+        plan.extra["rolled_back_from"] = None
         if release is not None:
             self._check_switch_target(release, plan, force)
+            if release == current:
+                return self._rollback_noop(plan, f"release {release} is already current; nothing to roll back")
             target = release
         else:
-            if current is None:
-                raise ReleaseError(f"there is no current release under {self.layout.root} to roll back from")
-            if previous_rollback_from is not None:
-                # Already rolled back to this release: repeating the task must not walk further back.
-                plan.extra["rolled_back_from"] = previous_rollback_from
-                return
-            releases = ordered_releases(plan.present, plan.state)
-            target = find_rollback_target(releases, current)
+            target = self._plain_rollback_target(plan, force)
             if target is None:
-                raise ReleaseError(
-                    f"no release older than {current} is good or was current before; nothing to roll back to "
-                    "(pass release to pick one)"
-                )
-        if target == current:
-            plan.extra["rolled_back_from"] = previous_rollback_from
-            self._plan_switch(plan, target, "rolled_back")
-            return
+                return None
         self._plan_switch(plan, target, "rolled_back")
-        if mark_failed and current is not None and current in plan.present:
+        marked = bool(mark_failed and current is not None and current in plan.present)
+        if marked:
             record = plan.record_for(current, self._now)
             if record.get("status") != "failed":
                 record["status"] = "failed"
                 record["status_changed"] = format_time(self._now)
         plan.extra["rolled_back_from"] = current
-        plan.audit_details.update({"rolled_back_from": current, "marked_failed": bool(mark_failed and current)})
+        plan.extra["msg"] = f"rolled back from {current or 'nothing'} to {target}" + (
+            f"; {current} is marked failed" if marked else ""
+        )
+        plan.audit_details.update({"rolled_back_from": current, "marked_failed": marked})
         self._add_state_save(plan, f"record the rollback from {current}")
+        return None
+
+    def _plain_rollback_target(self, plan, force):
+        """The target of a rollback without a named release; None after planning a no-op."""
+        current = plan.current
+        if current is None:
+            raise ReleaseError(f"there is no current release under {self.layout.root} to roll back from")
+        releases = ordered_releases(plan.present, plan.state)
+        came_from = reached_by_rollback(plan.state, current)
+        if came_from is not None:
+            return self._rollback_noop(
+                plan,
+                f"{current} is current because of a rollback from {came_from}; repeating the rollback does nothing "
+                "(name a release to go further back)",
+            )
+        failed = failed_before_traffic(releases, current)
+        if failed is not None:
+            return self._rollback_noop(
+                plan,
+                f"release {failed} failed before it took traffic; {current} still serves; nothing to roll back "
+                "(name a release to go further back)",
+            )
+        predecessor = recorded_predecessor(releases, plan.state, current)
+        if predecessor is not None:
+            if predecessor.status == "failed" and not force:
+                raise ReleaseError(
+                    f"release {predecessor.id}, which served before {current}, is marked failed; set force=true "
+                    "to roll back to it anyway, or name the release to roll back to"
+                )
+            return predecessor.id
+        target = find_rollback_target(releases, current)
+        if target is None:
+            raise ReleaseError(
+                f"no release older than {current} is good or was current before; nothing to roll back to "
+                "(pass release to pick one)"
+            )
+        return target
+
+    @staticmethod
+    def _rollback_noop(plan, message):
+        plan.extra["msg"] = message
+        plan.audit_noop = message
+        return None
 
     def _plan_removal(self, plan, victims, save_description="forget removed releases"):
+        # The records are written first: if that fails (a full disk), no release is gone yet.
+        for victim in victims:
+            plan.state["releases"].pop(victim, None)
+            plan.present.remove(victim)
+        self._add_state_save(plan, save_description)
         trash = {}
         for victim in victims:
             path = self.layout.release_dir(victim)
             # Renaming first makes a release vanish at once; a half-deleted tree is never listed.
             trash[victim] = os.path.join(self.layout.releases, f".removing-{victim}-{random_suffix()}")
             plan.add(f"move {path} out of the way", lambda p=path, t=trash[victim]: os.rename(p, t))
-            plan.state["releases"].pop(victim, None)
-            plan.present.remove(victim)
-        self._add_state_save(plan, save_description)
         for victim in victims:
             plan.add(f"delete release {victim}", lambda t=trash[victim]: shutil.rmtree(t))
 
@@ -594,8 +708,10 @@ class ReleaseManager:
         if not plan.state_changed() or any(getattr(step[1], "_saves_state", False) for step in plan.steps):
             return
 
+        what = description[len("record ") :] if description.startswith("record ") else f"the records ({description})"
+
         def save():
-            save_state(self.layout, plan.state)
+            save_state(self.layout, plan.state, what)
 
         save._saves_state = True
         plan.add(description, save)
@@ -619,13 +735,15 @@ class ReleaseManager:
             )
         if changed and not self.check_mode:
             self._audit(plan, current, "ok")
+        elif plan.audit_noop is not None and not self.check_mode:
+            self._audit(plan, current, "nothing to do", {"msg": plan.audit_noop})
         releases = ordered_releases(present, state)
         release_for_path = plan.release or current
         result = {
             "changed": changed,
             "previous": plan.previous,
             "current": current,
-            "releases": [r.as_dict(current) for r in releases],
+            "releases": release_views(self.layout, releases, current),
             "release_path": self.layout.release_dir(release_for_path) if release_for_path else None,
             "lock": self._lock_view(lock),
             "actions": [step[0] for step in plan.steps],
@@ -683,7 +801,8 @@ class ReleaseManager:
 
     # ---- audit log ----------------------------------------------------------------------------
 
-    def _audit(self, plan, current, result):
+    def _audit(self, plan, current, result, extra_details=None):
+        details = dict(plan.audit_details, **(extra_details or {}))
         entry = {
             "time": format_time(self._now),
             "user": self.audit_user,
@@ -696,6 +815,12 @@ class ReleaseManager:
             "run_id": self.run_id,
             "lock_owner": self.lock_owner,
             "result": result,
-            "details": plan.audit_details,
+            "details": details,
         }
-        append_audit_entry(self.layout, entry)
+        try:
+            append_audit_entry(self.layout, entry)
+        except OSError as exc:
+            raise ReleaseError(
+                f"could not record the {plan.action} audit line in {self.layout.audit_file}: "
+                f"{exc.strerror or exc}; current still points at {current or 'nothing'}"
+            ) from exc

@@ -68,8 +68,11 @@ def run(capsys, root):
     return run
 
 
-def four_step(run, root, **args):
-    """Check mode, run, check mode, run: the idempotence contract every state must keep."""
+def four_step(run, root, audited_noop=False, **args):
+    """Check mode, run, check mode, run: the idempotence contract every state must keep.
+
+    ``audited_noop``: the second run changes nothing but appends an audit line (a rollback does).
+    """
     before = tree(root)
     first_check = run(check=True, **args)
     assert first_check["changed"] is True, first_check
@@ -84,7 +87,10 @@ def four_step(run, root, **args):
     assert second_check["changed"] is False, second_check
     second_run = run(**args)
     assert second_run["changed"] is False, second_run
-    assert tree(root) == after
+    final = tree(root)
+    if audited_noop:
+        assert final.pop("deploy-audit.jsonl")[1].startswith(after.pop("deploy-audit.jsonl")[1])
+    assert final == after
     return first_check, first_run
 
 
@@ -156,7 +162,7 @@ def test_rollback_four_step(run, root):
         run(state="switched", release=release_id)
     run(state="marked", release="r1", status="good")
 
-    check, real = four_step(run, root, state="rolled_back")
+    check, real = four_step(run, root, audited_noop=True, state="rolled_back")
 
     assert check["current"] == real["current"] == "r1"
     assert real["rolled_back_from"] == "r2"
@@ -168,12 +174,13 @@ def test_rollback_taking_the_lock_four_step(run, root):
         run(state="prepared", release=release_id)
         run(state="switched", release=release_id)
 
-    check, real = four_step(run, root, state="rolled_back", take_lock=True, lock_owner="alice")
+    check, real = four_step(run, root, audited_noop=True, state="rolled_back", take_lock=True, lock_owner="alice")
 
     assert check["current"] == real["current"] == "r1"
     assert check["lock"]["owner"] == real["lock"]["owner"] == "alice"
     assert json.loads((root / ".deploy.lock").read_text())["owner"] == "alice"
-    assert audit_actions(root)[-2:] == ["locked", "rolled_back"]
+    # The repeated rollback changed nothing but is in the audit log.
+    assert audit_actions(root)[-3:] == ["locked", "rolled_back", "rolled_back"]
 
 
 def test_absent_and_marked_four_step(run, root):
@@ -339,3 +346,49 @@ def test_info_rejects_a_relative_path(capsys):
     result = run_module(release_info, capsys, {"path": "srv/app"})
     assert result["failed"] is True
     assert "path must be absolute" in result["msg"]
+
+
+def test_rollback_after_a_failed_deploy_reports_nothing_to_do(run, root):
+    for release_id in ("r1", "r2"):
+        run(state="prepared", release=release_id)
+        run(state="switched", release=release_id)
+        run(state="finalized", release=release_id)
+    run(state="prepared", release="r3")
+    run(state="marked", release="r3", status="failed")
+
+    result = run(state="rolled_back", take_lock=True, lock_owner="alice", run_id="rollback-1")
+
+    assert result["current"] == "r2"
+    assert result["rolled_back_from"] is None
+    assert result["msg"].startswith("release r3 failed before it took traffic; r2 still serves")
+    assert result["changed"] is True  # the lock it took, nothing else
+    assert audit_actions(root)[-2:] == ["locked", "rolled_back"]
+
+
+def test_lock_is_held_per_run(run, root):
+    root.mkdir()
+    assert run(state="locked", lock_owner="alice", run_id="run-a")["changed"] is True
+
+    refused = run(state="locked", lock_owner="alice", run_id="run-b")
+    assert refused["failed"] is True
+    assert "held by alice (run run-a" in refused["msg"]
+
+    assert run(state="unlocked", lock_owner="alice", run_id="run-b")["failed"] is True
+    assert run(state="unlocked", lock_owner="alice", run_id="run-a")["changed"] is True
+
+
+def test_info_reports_the_run_holding_the_lock_and_releases_that_never_served(run, capsys, root):
+    for release_id in ("r1", "r2"):
+        run(state="prepared", release=release_id)
+        run(state="switched", release=release_id)
+    run(state="prepared", release="r3")
+    run(state="locked", lock_owner="alice", run_id="run-3")
+
+    result = run_module(release_info, capsys, {"path": str(root), "history": 0})
+
+    assert result["lock"]["run_id"] == "run-3"
+    assert result["lock"]["heartbeat"] == result["lock"]["time"]
+    assert result["prepared_not_serving"] == ["r3"]
+    assert result["serving"] is None
+    assert [r["sha256"] for r in result["releases"]] == [None, None, None]
+    assert result["last_deploys"] == []

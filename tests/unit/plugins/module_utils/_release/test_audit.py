@@ -6,13 +6,15 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
 import stat
 
 import pytest
 
-from ansible_collections.pyops.deploy.plugins.module_utils._release.audit import default_audit_user
+from ansible_collections.pyops.deploy.plugins.module_utils._release import audit as audit_module
+from ansible_collections.pyops.deploy.plugins.module_utils._release.audit import default_audit_user, redact_source
 from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import AUDIT_FILE, ReleaseError
 from ansible_collections.pyops.deploy.plugins.module_utils._release.manager import ReleaseManager
 from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils._release.helpers import audit_lines, deploy
@@ -90,3 +92,52 @@ def test_audit_user_falls_back_to_the_process_user(monkeypatch):
     monkeypatch.delenv("SUDO_USER", raising=False)
     monkeypatch.setattr(getpass, "getuser", lambda: "svc")
     assert default_audit_user() == "svc"
+
+
+@pytest.mark.parametrize(
+    ("source", "written"),
+    [
+        ("git:https://deploy:s3cret@git.example.com/shop.git#v1", "git:https://***@git.example.com/shop.git#v1"),
+        ("url:https://ghp_token@objects.example.com/shop.tar.gz", "url:https://***@objects.example.com/shop.tar.gz"),
+        ("git:git@github.com:acme/shop.git#v1", "git:git@github.com:acme/shop.git#v1"),
+        ("sha256:" + "a" * 64, "sha256:" + "a" * 64),
+    ],
+)
+def test_credentials_in_the_source_are_redacted_in_the_audit_line(make, root, source, written):
+    make(source=source).prepare("r1")
+    assert audit_lines(root)[-1]["source"] == written
+    assert "s3cret" not in (root / AUDIT_FILE).read_text()
+
+
+def test_redact_source_leaves_other_values_alone():
+    assert redact_source(None) is None
+    assert redact_source("https://example.com/a@b") == "https://example.com/a@b"
+
+
+def test_a_full_disk_while_auditing_fails_clearly(make, root, clock, monkeypatch):
+    deploy(make, clock, "r1")
+    make().prepare("r2")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(audit_module.os, "write", full)
+
+    with pytest.raises(ReleaseError) as raised:
+        make().switch("r2")
+
+    assert str(raised.value) == (
+        f"could not record the switched audit line in {root / AUDIT_FILE}: No space left on device; "
+        "current still points at r2"
+    )
+
+
+def test_audit_lines_are_fsynced(make, root, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(audit_module.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+
+    make().prepare("r1")
+
+    # The records (file and directory) and the audit line (file and directory).
+    assert len(synced) >= 4

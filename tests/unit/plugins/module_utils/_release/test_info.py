@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 
+import pytest
+
+from ansible_collections.pyops.deploy.plugins.module_utils._release import audit as audit_module
 from ansible_collections.pyops.deploy.plugins.module_utils._release.info import (
     parse_systemctl_show,
     release_info,
@@ -25,6 +28,8 @@ def test_info_on_a_missing_root(root):
         "current": None,
         "previous_good": None,
         "releases": [],
+        "prepared_not_serving": [],
+        "serving": None,
         "lock": None,
         "last_deploys": [],
         "directories": {"releases": None, "shared": None},
@@ -116,3 +121,50 @@ def test_a_stopped_server_or_a_missing_current_runs_nothing(make, root, clock):
     assert running_release(str(root), 42, 410, 1100, 500) is None
     deploy(make, clock, "r1")
     assert running_release(str(root), 0, 0, 1100, 500) is None
+
+
+def test_info_shows_the_lock_of_a_run(make, root, clock):
+    deploy(make, clock, "r1")
+    make(lock_owner="alice@ctl", run_id="run-a").lock()
+    clock.advance(120)
+    make(lock_owner="alice@ctl", run_id="run-a").prepare("r2")
+    clock.advance(1000)
+
+    lock = release_info(str(root), lock_ttl=900, clock=clock, hostname="web1")["lock"]
+
+    assert lock == {
+        "owner": "alice@ctl",
+        "run_id": "run-a",
+        "host": "web1",
+        "pid": None,
+        "time": "2024-05-01T08:01:00Z",
+        "heartbeat": "2024-05-01T08:03:00Z",
+        "stale": True,
+        "stale_reason": "not seen for more than lock_ttl (900s)",
+    }
+
+
+def test_info_lists_releases_prepared_after_current_that_never_served(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make().prepare("r3")
+    make().mark("r3", "failed")
+    make().prepare("r4")
+
+    info = release_info(str(root), clock=clock)
+
+    assert info["prepared_not_serving"] == ["r3", "r4"]
+    assert info["serving"] is None
+    assert [r["served"] for r in info["releases"]] == [True, True, False, False]
+
+
+def test_history_zero_reads_no_audit_log(make, root, clock, monkeypatch):
+    deploy(make, clock, "r1")
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the audit log was opened")
+
+    monkeypatch.setattr(audit_module, "open", no_reading, raising=False)
+
+    assert release_info(str(root), history=0, clock=clock)["last_deploys"] == []
+    with pytest.raises(AssertionError, match="audit log was opened"):
+        release_info(str(root), history=1, clock=clock)

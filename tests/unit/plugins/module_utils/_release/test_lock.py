@@ -11,10 +11,12 @@ import os
 
 import pytest
 
+from ansible_collections.pyops.deploy.plugins.module_utils._release import manager as manager_module
 from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import LOCK_FILE, ReleaseError
 from ansible_collections.pyops.deploy.plugins.module_utils._release.lock import (
     create_lock_file,
     pid_alive,
+    refresh_heartbeat,
     take_over_lock,
 )
 from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils._release.helpers import (
@@ -35,10 +37,11 @@ def test_lock_writes_holder_details(make, root):
     assert result["changed"] is True
     assert read_lock_file(root) == {
         "owner": "alice",
+        "run_id": "run-1",
         "host": "ctl",
         "pid": 4242,
         "time": "2024-05-01T08:00:00Z",
-        "run_id": "run-1",
+        "heartbeat": "2024-05-01T08:00:00Z",
     }
     assert result["lock"]["owner"] == "alice"
     assert result["lock"]["stale"] is False
@@ -51,15 +54,17 @@ def test_lock_defaults_host_to_this_host(make, root):
     assert read_lock_file(root)["pid"] is None
 
 
-def test_lock_is_reentrant_and_refreshes_nothing(make, root, clock):
+def test_lock_is_reentrant_and_refreshes_only_the_heartbeat(make, root, clock):
     make(lock_owner="alice").lock(pid=1)
-    before = tree(root)
+    before = read_lock_file(root)
     clock.advance(7200)
 
     result = make(lock_owner="alice").lock(pid=2)
 
     assert result["changed"] is False
-    assert tree(root) == before
+    assert read_lock_file(root) == dict(before, heartbeat="2024-05-01T10:00:00Z")
+    assert result["lock"]["heartbeat"] == "2024-05-01T10:00:00Z"
+    assert result["lock"]["stale"] is False
 
 
 def test_lock_held_by_another_owner_fails_naming_the_holder(make, root, clock):
@@ -68,7 +73,9 @@ def test_lock_held_by_another_owner_fails_naming_the_holder(make, root, clock):
     clock.advance(60)
 
     with pytest.raises(
-        ReleaseError, match=r"held by alice \(host ctl, pid 77, run_id run-1, since 2024-05-01T08:00:00Z\)"
+        ReleaseError,
+        match=r"held by alice \(run run-1, since 2024-05-01T08:00:00Z, last seen 2024-05-01T08:00:00Z, "
+        r"host ctl, pid 77\)",
     ):
         make(lock_owner="bob").lock()
 
@@ -361,3 +368,149 @@ def test_a_stale_lock_does_not_block(make, root, clock):
     make(lock_owner="alice").lock()
     clock.advance(4000)
     assert make(lock_owner="bob").switch("r1")["changed"] is True
+
+
+# --------------------------------------------------------------------------------------------
+# The holder is one run: (lock_owner, run_id)
+# --------------------------------------------------------------------------------------------
+
+
+def test_two_runs_of_one_owner_exclude_each_other(make, root, clock):
+    make(lock_owner="alice@ctl", run_id="run-a").lock()
+    before = tree(root)
+    clock.advance(30)
+
+    with pytest.raises(ReleaseError, match=r"held by alice@ctl \(run run-a, since .*, last seen .*\); wait"):
+        make(lock_owner="alice@ctl", run_id="run-b").lock()
+
+    assert tree(root) == before
+
+
+def test_the_same_run_reenters(make, root, clock):
+    make(lock_owner="alice@ctl", run_id="run-a").lock()
+    result = make(lock_owner="alice@ctl", run_id="run-a").lock()
+    assert result["changed"] is False
+    assert read_lock_file(root)["run_id"] == "run-a"
+
+
+def test_a_run_without_run_id_is_matched_by_owner_alone(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make(lock_owner="alice", run_id="run-a").lock()
+
+    assert make(lock_owner="alice").switch("r1")["current"] == "r1"
+    assert make(lock_owner="alice").unlock()["changed"] is True
+
+
+def test_changing_states_need_the_holding_run(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make(lock_owner="alice", run_id="run-a").lock()
+    before = tree(root)
+
+    with pytest.raises(ReleaseError, match="held by alice \\(run run-a"):
+        make(lock_owner="alice", run_id="run-b").switch("r1")
+    assert tree(root) == before
+
+    assert make(lock_owner="alice", run_id="run-a").switch("r1")["current"] == "r1"
+
+
+def test_a_rollback_refuses_while_a_deploy_run_holds_the_lock_and_leaves_it(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make(lock_owner="alice@ctl", run_id="deploy-7").lock()
+    before = tree(root)
+
+    with pytest.raises(ReleaseError, match="held by alice@ctl \\(run deploy-7.*wait.*deploy_break_lock"):
+        make(lock_owner="alice@ctl", run_id="rollback-8").run("rolled_back", take_lock=True)
+
+    assert tree(root) == before
+    assert read_lock_file(root)["run_id"] == "deploy-7"
+
+
+def test_the_holder_refreshes_the_heartbeat_and_keeps_the_lock_live(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    make(lock_owner="alice", run_id="run-a").lock()
+    taken = read_lock_file(root)
+    clock.advance(3000)
+
+    assert make(check_mode=True, lock_owner="alice", run_id="run-a").switch("r1")["changed"] is True
+    assert read_lock_file(root) == taken  # check mode writes nothing, not even the heartbeat
+    make(lock_owner="alice", run_id="run-a").switch("r1")
+    assert read_lock_file(root) == dict(taken, heartbeat="2024-05-01T08:52:00Z")
+    clock.advance(3000)  # 6000 s after the lock was taken, 3000 s after it was last seen
+
+    with pytest.raises(ReleaseError, match="last seen 2024-05-01T08:52:00Z"):
+        make(lock_owner="bob", run_id="run-b").lock()
+
+
+def test_a_lock_whose_heartbeat_is_older_than_ttl_is_taken_over_with_the_reason(make, root, clock):
+    make(lock_owner="alice", run_id="run-a").lock()
+    clock.advance(901)
+
+    result = make(lock_owner="alice", run_id="run-b", lock_ttl=900).lock()
+
+    assert result["changed"] is True
+    assert read_lock_file(root)["run_id"] == "run-b"
+    assert result["stale_lock_replaced"]["run_id"] == "run-a"
+    assert result["stale_lock_replaced"]["stale_reason"] == "not seen for more than lock_ttl (900s)"
+    assert audit_lines(root)[-1]["details"]["stale_lock_replaced"]["stale_reason"].startswith("not seen")
+
+
+def test_heartbeat_is_not_rewritten_over_a_lock_that_changed(make, root, clock):
+    make(lock_owner="alice", run_id="run-a").lock()
+    manager = make(lock_owner="alice", run_id="run-a")
+    expected = read_lock_file(root)
+    other = dict(expected, run_id="run-z")
+    (root / LOCK_FILE).write_text(json.dumps(other))
+
+    assert refresh_heartbeat(manager.layout, expected, "2024-05-01T09:00:00Z") is None
+
+    assert read_lock_file(root) == other
+    assert not [n for n in os.listdir(root) if ".tmp-" in n]
+
+
+def test_unlock_by_a_run_that_holds_nothing_is_a_no_op_when_there_is_no_lock(make, root):
+    root.mkdir()
+    result = make(lock_owner="alice", run_id="run-b").unlock()
+    assert result["changed"] is False
+    assert tree(root) == {}
+
+
+def test_unlock_by_another_run_is_refused_and_force_breaks_it(make, root, clock):
+    make(lock_owner="alice", run_id="run-a").lock()
+    before = tree(root)
+
+    with pytest.raises(ReleaseError, match="held by alice \\(run run-a.*not by alice \\(run run-b\\); refusing"):
+        make(lock_owner="alice", run_id="run-b").unlock()
+    assert tree(root) == before
+
+    result = make(lock_owner="alice", run_id="run-b").unlock(force=True)
+
+    assert result["changed"] is True
+    assert not (root / LOCK_FILE).exists()
+    broken = audit_lines(root)[-1]["details"]["broken_lock"]
+    assert (broken["owner"], broken["run_id"]) == ("alice", "run-a")
+
+
+def test_unlock_by_the_holding_run(make, root):
+    make(lock_owner="alice", run_id="run-a").lock()
+    assert make(lock_owner="alice", run_id="run-a").unlock()["changed"] is True
+    assert not (root / LOCK_FILE).exists()
+
+
+def test_a_run_whose_lock_was_taken_while_it_worked_stops(make, root, clock, monkeypatch):
+    deploy(make, clock, "r1", "r2")
+    make(lock_owner="alice", run_id="run-a").lock()
+    clock.advance(120)
+    thief = {"owner": "bob", "run_id": "run-b", "time": "2024-05-01T08:04:00Z"}
+    real_refresh = manager_module.refresh_heartbeat
+
+    def taken_meanwhile(layout, expected, heartbeat):
+        (root / LOCK_FILE).write_text(json.dumps(thief))
+        return real_refresh(layout, expected, heartbeat)
+
+    monkeypatch.setattr(manager_module, "refresh_heartbeat", taken_meanwhile)
+
+    with pytest.raises(ReleaseError, match=r"taken from alice \(run run-a\) while it worked; it is now held by bob"):
+        make(lock_owner="alice", run_id="run-a").switch("r1")
+
+    assert os.readlink(root / "current") == "releases/r2"
+    assert read_lock_file(root) == thief

@@ -6,12 +6,16 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import shutil
 import stat
 
 import pytest
 
+from ansible_collections.pyops.deploy.plugins.module_utils._release import manager as manager_module
+from ansible_collections.pyops.deploy.plugins.module_utils._release import records as records_module
 from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import ReleaseError
 from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils._release.helpers import (
     audit_lines,
@@ -39,7 +43,16 @@ def test_prepare_creates_layout_links_record_and_audit(make, root):
     assert (root / "shared" / "log").is_dir()
     assert stat.S_IMODE(os.stat(root / "shared" / ".env").st_mode) == 0o600
     assert result["releases"] == [
-        {"id": "r1", "status": "prepared", "created": "2024-05-01T08:00:00Z", "is_current": False}
+        {
+            "id": "r1",
+            "status": "prepared",
+            "created": "2024-05-01T08:00:00Z",
+            "is_current": False,
+            "served": False,
+            "activated": None,
+            "served_from": None,
+            "sha256": None,
+        }
     ]
     assert records(root)["r1"]["seq"] == 1
     [entry] = audit_lines(root)
@@ -435,13 +448,21 @@ def test_rollback_twice_does_not_walk_further_back(make, root, clock):
     make().mark("r2", "good")
     make().rollback()
     before = tree(root)
+    before.pop("deploy-audit.jsonl")
 
     result = make().rollback()
 
     assert result["changed"] is False
     assert result["current"] == "r2"
-    assert result["rolled_back_from"] == "r3"
-    assert tree(root) == before
+    assert result["rolled_back_from"] is None
+    assert result["msg"] == (
+        "r2 is current because of a rollback from r3; repeating the rollback does nothing "
+        "(name a release to go further back)"
+    )
+    after = tree(root)
+    assert after.pop("deploy-audit.jsonl")
+    assert after == before
+    assert audit_lines(root)[-1]["result"] == "nothing to do"
 
 
 def test_rollback_further_back_needs_an_explicit_release(make, root, clock):
@@ -723,3 +744,165 @@ def test_check_mode_is_a_faithful_no_op(make, root, clock, state, options, manag
     again = make(check_mode=True, **manager_options).run(state, **options)
     assert again["changed"] is False
     assert make(**manager_options).run(state, **options)["changed"] is False
+
+
+# --------------------------------------------------------------------------------------------
+# rolled_back: the target is recorded, a rollback with nothing to do says so
+# --------------------------------------------------------------------------------------------
+
+
+def deploy_good(make, clock, *releases):
+    """Consecutive deploys that each passed: prepared, switched and finalized."""
+    for release in releases:
+        deploy(make, clock, release)
+        make().finalize(release, keep=10)
+
+
+def test_rollback_after_a_failed_deploy_does_nothing_and_is_audited(make, root, clock):
+    deploy_good(make, clock, "r1", "r2")
+    make().prepare("r3")
+    make().mark("r3", "failed")
+    before = tree(root)
+    message = (
+        "release r3 failed before it took traffic; r2 still serves; nothing to roll back "
+        "(name a release to go further back)"
+    )
+
+    predicted = make(check_mode=True).rollback()
+    assert (predicted["changed"], predicted["rolled_back_from"], predicted["msg"]) == (False, None, message)
+    assert tree(root) == before
+    result = make().rollback()
+
+    assert (result["changed"], result["current"], result["rolled_back_from"]) == (False, "r2", None)
+    assert result["msg"] == message
+    assert statuses(result) == {"r1": "good", "r2": "good", "r3": "failed"}
+    after = tree(root)
+    assert after.pop("deploy-audit.jsonl") != before.pop("deploy-audit.jsonl")
+    assert after == before
+    line = audit_lines(root)[-1]
+    assert (line["action"], line["result"], line["current"]) == ("rolled_back", "nothing to do", "r2")
+    assert line["details"]["msg"] == message
+
+
+def test_rollback_goes_to_the_recorded_predecessor_not_the_newest_older_good_release(make, root, clock):
+    deploy_good(make, clock, "r1", "r2")
+    make().switch("r1")  # the operator went back by hand
+    deploy(make, clock, "r3")  # r3 replaced r1, not r2
+
+    result = make().rollback()
+
+    assert (result["current"], result["rolled_back_from"]) == ("r1", "r3")
+    assert result["msg"] == "rolled back from r3 to r1; r3 is marked failed"
+    assert statuses(result) == {"r1": "good", "r2": "good", "r3": "failed"}
+    assert records(root)["r1"]["served_from"] == "r3"
+    assert records(root)["r1"]["activated_by"] == "rolled_back"
+
+
+def test_a_named_rollback_then_a_plain_one_does_nothing(make, root, clock):
+    deploy_good(make, clock, "r1", "r2", "r3")
+    make().rollback(release="r1")
+    before = tree(root)
+    before.pop("deploy-audit.jsonl")
+
+    result = make().rollback()
+
+    assert (result["changed"], result["current"], result["rolled_back_from"]) == (False, "r1", None)
+    assert "r1 is current because of a rollback from r3" in result["msg"]
+    # Only the release the named rollback left is failed; r2 was never touched.
+    assert statuses(result) == {"r1": "good", "r2": "good", "r3": "failed"}
+    after = tree(root)
+    after.pop("deploy-audit.jsonl")
+    assert after == before
+
+
+def test_a_deploy_after_a_rollback_rolls_back_to_the_release_it_replaced(make, root, clock):
+    deploy_good(make, clock, "r1", "r2", "r3")
+    make().rollback()  # r3 -> r2
+    deploy(make, clock, "r4")
+
+    assert make().rollback()["current"] == "r2"
+
+
+def test_rollback_marks_only_the_release_it_leaves(make, root, clock):
+    deploy_good(make, clock, "r1", "r2")
+    deploy(make, clock, "r3")
+
+    result = make().rollback()
+
+    assert result["changed"] is True
+    assert statuses(result) == {"r1": "good", "r2": "good", "r3": "failed"}
+
+
+def test_switch_records_served_from_activation_and_served(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    record = records(root)["r2"]
+    assert record["served_from"] == "r1"
+    assert record["served"] is True
+    assert record["activated_by"] == "switched"
+    assert record["activated"] == "2024-05-01T08:02:00Z"
+    assert records(root)["r1"]["served_from"] is None
+
+
+def test_rollback_to_the_current_release_says_so(make, root, clock):
+    deploy(make, clock, "r1", "r2")
+    result = make().rollback(release="r2")
+    assert result["msg"] == "release r2 is already current; nothing to roll back"
+    assert audit_lines(root)[-1]["result"] == "nothing to do"
+
+
+# --------------------------------------------------------------------------------------------
+# Durability: a full disk while recording
+# --------------------------------------------------------------------------------------------
+
+
+def enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_while_recording_a_switch_leaves_records_and_current(make, root, clock, monkeypatch):
+    deploy(make, clock, "r1")
+    make().prepare("r2")
+    before = tree(root)
+    before.pop("deploy-audit.jsonl")
+    monkeypatch.setattr(json, "dump", enospc)  # fails inside the temp file, after it was created
+
+    with pytest.raises(ReleaseError) as raised:
+        make().switch("r2")
+
+    assert str(raised.value) == (
+        f"could not record the switch to r2 in {root / '.releases.json'}: No space left on device; "
+        "current still points at releases/r1"
+    )
+    after = tree(root)
+    after.pop("deploy-audit.jsonl")
+    assert after == before  # no temp file left, records and current untouched
+
+
+def test_a_full_disk_while_pruning_removes_nothing(make, root, clock, monkeypatch):
+    deploy(make, clock, "r1", "r2", "r3", "r4")
+    before = tree(root)
+    before.pop("deploy-audit.jsonl")
+    monkeypatch.setattr(records_module, "write_json_atomically", enospc)
+
+    with pytest.raises(ReleaseError, match="could not record .* No space left on device; current still points"):
+        make().prune(keep=1)
+
+    after = tree(root)
+    after.pop("deploy-audit.jsonl")
+    assert after == before
+
+
+def test_current_that_cannot_be_repointed_restores_the_records(make, root, clock, monkeypatch):
+    deploy(make, clock, "r1")
+    make().prepare("r2")
+    before = tree(root)
+    before.pop("deploy-audit.jsonl")
+    monkeypatch.setattr(manager_module, "replace_symlink", enospc)
+
+    with pytest.raises(ReleaseError, match="failed to point .* No space left on device"):
+        make().switch("r2")
+
+    after = tree(root)
+    after.pop("deploy-audit.jsonl")
+    assert after == before
+    assert audit_lines(root)[-1]["result"].startswith("failed: ")

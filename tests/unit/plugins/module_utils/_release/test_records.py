@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.pyops.deploy.plugins.module_utils._release.info import release_info
 from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import STATE_FILE, ReleaseError
+from ansible_collections.pyops.deploy.plugins.module_utils._release.records import UNPACKED_MARKER
 from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils._release.helpers import (
     START,
     audit_lines,
@@ -33,10 +34,12 @@ def test_rollback_skips_prepared_releases_that_were_never_current(make, root, cl
     assert make().rollback()["current"] == "r1"
 
 
-def test_rollback_never_targets_failed_releases(make, root, clock):
+def test_rollback_refuses_a_failed_predecessor_unless_forced(make, root, clock):
     deploy(make, clock, "r1", "r2", "r3")
     make().mark("r2", "failed")
-    assert make().rollback()["current"] == "r1"
+    with pytest.raises(ReleaseError, match="release r2, which served before r3, is marked failed; set force=true"):
+        make().rollback()
+    assert make().rollback(force=True)["current"] == "r2"
 
 
 def test_order_follows_creation_sequence_not_id_or_mtime(make, root, clock):
@@ -88,9 +91,10 @@ def test_prune_always_keeps_current_and_rollback_target(make, root, clock):
 
     result = make().prune(keep=2)
 
-    # Newest two: r6 and r5; current r2; rollback target of r2 is r1 (good).
-    assert result["removed"] == ["r3", "r4"]
-    assert sorted(os.listdir(root / "releases")) == ["r1", "r2", "r5", "r6"]
+    # Current r2 (reached by a rollback, so its rollback target is r1, good); served and newest by
+    # activation: r2 and r4. r5 and r6 never served: removed, never counted.
+    assert result["removed"] == ["r3", "r5", "r6"]
+    assert sorted(os.listdir(root / "releases")) == ["r1", "r2", "r4"]
 
 
 def test_prune_does_not_count_failed_releases_and_removes_them(make, root, clock):
@@ -147,3 +151,78 @@ def test_malformed_records_are_reported(make, root, content):
     (root / STATE_FILE).write_text(json.dumps(content))
     with pytest.raises(ReleaseError, match="release records"):
         make().prune()
+
+
+def test_prune_after_failures_keeps_served_releases_and_removes_never_live_ones(make, root, clock):
+    for release in ("r1", "r2", "r3"):
+        deploy(make, clock, release)
+        make().finalize(release, keep=10)
+    for release in ("r4", "r5"):
+        clock.advance(60)
+        make().prepare(release)
+        make().mark(release, "failed")
+    make().prepare("r6")  # prepared, never switched to
+
+    result = make().prune(keep=3)
+
+    # Before, r6 counted as one of the newest three and good r1 was removed.
+    assert result["removed"] == ["r4", "r5", "r6"]
+    assert sorted(os.listdir(root / "releases")) == ["r1", "r2", "r3"]
+
+
+def test_prune_counts_served_releases_by_activation_not_creation(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    clock.advance(60)
+    make().switch("r1")  # r1 served last
+    deploy(make, clock, "r4")
+
+    # current r4, its rollback target r1; r3 served after r2.
+    assert make().prune(keep=3)["removed"] == ["r2"]
+
+
+def test_prune_keeps_the_rollback_target_even_beyond_keep(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    make().switch("r1")
+    deploy(make, clock, "r4")
+
+    assert make().prune(keep=1)["removed"] == ["r2", "r3"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("a" * 64 + "\n", "a" * 64),
+        ("ABCDEF0123456789" * 4, "abcdef0123456789" * 4),
+        ("a" * 63, None),
+        ("g" * 64, None),
+        ("a" * 64 + "b", None),
+    ],
+)
+def test_releases_carry_the_digest_of_their_unpacked_code(make, root, clock, content, expected):
+    deploy(make, clock, "r1")
+    (root / "releases" / "r1" / UNPACKED_MARKER).write_text(content)
+
+    assert release_info(str(root), clock=clock)["releases"][0]["sha256"] == expected
+    assert make().prune()["releases"][0]["sha256"] == expected
+
+
+def test_a_marker_that_is_a_symlink_or_a_directory_gives_no_digest(make, root, clock, tmp_path):
+    deploy(make, clock, "r1", "r2")
+    (tmp_path / "elsewhere").write_text("a" * 64)
+    (root / "releases" / "r1" / UNPACKED_MARKER).symlink_to(tmp_path / "elsewhere")
+    (root / "releases" / "r2" / UNPACKED_MARKER).mkdir()
+
+    assert [r["sha256"] for r in release_info(str(root), clock=clock)["releases"]] == [None, None]
+
+
+def test_records_written_before_served_existed_still_work(make, root, clock):
+    deploy(make, clock, "r1", "r2", "r3")
+    state = json.loads((root / STATE_FILE).read_text())
+    for record in state["releases"].values():
+        for key in ("served", "served_from", "activated_by", "activated_seq"):
+            record.pop(key, None)
+    (root / STATE_FILE).write_text(json.dumps(state))
+
+    assert release_info(str(root), clock=clock)["previous_good"] == "r2"
+    assert make().rollback()["current"] == "r2"
+    assert make().rollback()["changed"] is False  # last_switch says r2 was reached by a rollback
