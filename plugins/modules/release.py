@@ -224,7 +224,7 @@ options:
   exclude:
     description:
       - Paths inside the release left out of the unpacked code, with everything below them.
-      - Anchored at the top of the release: V(log) leaves out C(log) and C(log/...), in the C(x) and
+      - Anchored at the top of the release, so V(log) leaves out C(log) and C(log/...), in the C(x) and
         C(./x) member forms, but not C(pkg/log/).
       - The O(shared_dirs) and O(shared_files) are always left out.
     type: list
