@@ -41,6 +41,8 @@ SHA256_RE = re.compile(r"[0-9a-f]{64}")
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
 O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+# A FIFO where a regular file belongs must fail the checks, not block the open.
+O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 class CodeSpec:
@@ -123,7 +125,7 @@ def code_spec(src=None, content=None, sha256=None, code_group=None, release_file
 def read_marker(release_dir):
     """The sha256 the marker of ``release_dir`` holds, None without a (regular, not linked) marker."""
     try:
-        fd = os.open(os.path.join(release_dir, MARKER_FILE), os.O_RDONLY | O_NOFOLLOW)
+        fd = os.open(os.path.join(release_dir, MARKER_FILE), os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
     except OSError:
         return None
     try:
@@ -191,7 +193,7 @@ def open_code(spec):
         handle = io.BytesIO(spec.data)
     else:
         try:
-            fd = os.open(spec.src, os.O_RDONLY | O_NOFOLLOW)
+            fd = os.open(spec.src, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
         except OSError as exc:
             raise ReleaseError(f"cannot open src {spec.src}: {exc.strerror} (it must be a regular file)") from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -255,6 +257,8 @@ def scan(members, spec):
     kinds = {}
     for member in members:
         name = member.name
+        if "\x00" in name or "\x00" in member.linkname:
+            _refuse(name, "has a NUL byte in its name or link target")
         if name.startswith("/"):
             _refuse(name, "is absolute")
         parts = _parts(name)
@@ -416,7 +420,7 @@ def unpack_release(releases_dir, release, spec, links):
         os.rename(work, release_dir)
     except BaseException as exc:
         shutil.rmtree(work, ignore_errors=True)
-        if isinstance(exc, (ReleaseError, tarfile.TarError, EOFError, zlib.error, OSError)):
+        if isinstance(exc, (ReleaseError, tarfile.TarError, EOFError, zlib.error, OSError, ValueError)):
             raise ReleaseError(f"Could not unpack the code into {release_dir}: {_reason(exc, work)}") from exc
         raise
     if spec.src is not None:

@@ -448,3 +448,11 @@ def test_scan_returns_members_in_order_without_the_root_entry():
     with unpack.open_code(spec) as handle, tarfile.open(fileobj=handle, mode="r:gz") as tar:
         planned = unpack.scan(tar.getmembers(), spec)
     assert [entry[1] for entry in planned] == ["app", "app/__init__.py", "app/log", "app/log/__init__.py"]
+
+
+def test_a_src_that_is_a_fifo_is_refused_without_blocking(prepare, root, tmp_path):
+    src = tmp_path / "incoming.tar.gz"
+    os.mkfifo(src)
+    with pytest.raises(ReleaseError, match="is not a regular file"):
+        prepare(code(), content=None, src=str(src))
+    assert not os.path.lexists(root / "releases" / "r1")
