@@ -43,6 +43,8 @@ CHUNK = 1 << 20
 O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 # A FIFO where a regular file belongs must fail the checks, not block the open.
 O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+# What a broken or hostile archive raises while it is read and extracted.
+UNPACK_ERRORS = (ReleaseError, tarfile.TarError, EOFError, zlib.error, OSError, ValueError)
 
 
 class CodeSpec:
@@ -215,10 +217,14 @@ def open_code(spec):
 
 
 def verify_code(spec):
-    """Check mode: verify what can be verified without writing (a src not copied yet is not an error)."""
+    """Check mode: check the digest and every member without writing (a src not copied yet is not an error)."""
     if spec.src is not None and not os.path.lexists(spec.src):
         return
-    open_code(spec).close()
+    try:
+        with open_code(spec) as handle, tarfile.open(fileobj=handle, mode="r:gz") as tar:
+            scan(tar.getmembers(), spec)
+    except UNPACK_ERRORS as exc:
+        raise ReleaseError(_reason(exc, None)) from exc
 
 
 def _parts(name):
@@ -399,7 +405,9 @@ def _reason(exc, work):
     if not exc.filename:
         return exc.strerror
     name = str(exc.filename)
-    return f"{exc.strerror}: {os.path.relpath(name, work) if name.startswith(work + os.sep) else name}"
+    if work and name.startswith(work + os.sep):
+        name = os.path.relpath(name, work)
+    return f"{exc.strerror}: {name}"
 
 
 def unpack_release(releases_dir, release, spec, links):
@@ -418,10 +426,11 @@ def unpack_release(releases_dir, release, spec, links):
         if os.path.lexists(release_dir):
             raise ReleaseError(f"{release_dir} appeared while the code was unpacked")
         os.rename(work, release_dir)
-    except BaseException as exc:
+    except UNPACK_ERRORS as exc:
         shutil.rmtree(work, ignore_errors=True)
-        if isinstance(exc, (ReleaseError, tarfile.TarError, EOFError, zlib.error, OSError, ValueError)):
-            raise ReleaseError(f"Could not unpack the code into {release_dir}: {_reason(exc, work)}") from exc
+        raise ReleaseError(f"Could not unpack the code into {release_dir}: {_reason(exc, work)}") from exc
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
         raise
     if spec.src is not None:
         os.unlink(spec.src)

@@ -418,9 +418,13 @@ def test_check_mode_reports_the_unpack_and_touches_nothing(prepare, root):
     assert tree(root) == before
 
 
-def test_check_mode_verifies_what_it_can(prepare, root, tmp_path):
+def test_check_mode_verifies_what_it_can(prepare, root, tmp_path, sudoers):
     with pytest.raises(ReleaseError, match="not the expected"):
         prepare(code(), sha256="0" * 64, check_mode=True)
+    with pytest.raises(ReleaseError, match="'app/evil' is a symlink to the absolute path"):
+        prepare(code(member("app/evil", "symlink", link=str(sudoers))), check_mode=True)
+    with pytest.raises(ReleaseError, match="the archive is not in gzip format"):
+        prepare(b"plain text", check_mode=True)
     # A tarball not copied yet (the copy task did not run in check mode) is reported, not refused.
     result = prepare(code(), content=None, src=str(tmp_path / "not-copied.tar.gz"), check_mode=True)
     assert result["changed"] is True
