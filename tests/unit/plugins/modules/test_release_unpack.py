@@ -4,13 +4,14 @@
 
 """``pyops.deploy.release`` with ``state=prepared`` unpacking the code, driven through AnsibleModule.
 
-The tarballs come from roles/deploy/files/pack.sh, as the deploy makes them on the controller, and
+The tarballs are made as the deploy makes them on the controller (tar of a tree, git archive), and
 travel as the deploy sends them: base64 in ``content``, or copied to the host and named by ``src``.
 """
 
 from __future__ import annotations
 
 import grp
+import gzip
 import json
 import os
 import stat
@@ -32,7 +33,6 @@ from ansible_collections.pyops.deploy.tests.unit.plugins.modules.test_release_mo
     tree,
 )
 
-PACK = Path(__file__).resolve().parents[4] / "roles" / "deploy" / "files" / "pack.sh"
 GROUP = "nogroup"
 GID = grp.getgrnam(GROUP).gr_gid
 
@@ -68,14 +68,18 @@ def source(tmp_path):
     return src
 
 
-def pack(cache, src, kind="dir", extra=(), ref="HEAD"):
-    """pack.sh as the controller runs it: the tarball's path and sha256."""
-    out = subprocess.run(
-        ["sh", str(PACK), str(cache), kind, str(src), ref, str(1 << 20), *extra],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    digest = out.stdout.split()[0]
-    return Path(cache) / f"{digest}.tar.gz", digest
+def pack(cache, src, kind="dir"):
+    """The tarball the deploy makes on the controller (a tree, or a git archive): its path and sha256."""
+    cache = Path(cache)
+    cache.mkdir(exist_ok=True)
+    out = cache / "code.tar.gz"
+    if kind == "git":
+        archive = ["git", "-C", str(src), "archive", "--format=tar", "HEAD"]
+        out.write_bytes(gzip.compress(subprocess.run(archive, check=True, capture_output=True).stdout, mtime=0))
+    else:
+        fixed = ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner"]
+        subprocess.run(["tar", *fixed, "-C", str(src), "-czf", str(out), "."], check=True)
+    return out, sha256(out.read_bytes())
 
 
 def git(repo, *args):
@@ -98,7 +102,7 @@ def unpack_args(digest, release="v1", **args):
 
 def test_inline_code_four_steps(run, root, tmp_path, source):
     tarball, digest = pack(tmp_path / "cache", source)
-    content = Path(f"{tarball}.b64").read_text()
+    content = b64(tarball.read_bytes())
     check, real = four_step(run, root, **unpack_args(digest, content=content))
 
     release = root / "releases" / "v1"
@@ -132,14 +136,14 @@ def test_copied_code_four_steps_and_the_copy_is_removed(run, root, tmp_path, sou
 
 
 def test_a_wheel_is_unpacked_readable_by_the_group(run, root, tmp_path):
-    dist = tmp_path / "dist"
-    dist.mkdir()
-    wheel = dist / "shop-1.4.2-py3-none-any.whl"
+    """A wheel keeps its file name, its requirements file goes beside it; the controller's copy was private."""
+    stage = tmp_path / "stage"
+    (stage / "deps").mkdir(parents=True)
+    wheel = stage / "shop-1.4.2-py3-none-any.whl"
     wheel.write_bytes(b"PK not really a zip")
     wheel.chmod(0o600)
-    requirements = dist / "pinned.txt"
-    requirements.write_text("flask==3.1.3\n")
-    tarball, digest = pack(tmp_path / "cache", wheel, "wheel", (str(requirements), "deps/requirements.txt"))
+    (stage / "deps" / "requirements.txt").write_text("flask==3.1.3\n")
+    tarball, digest = pack(tmp_path / "cache", stage)
 
     result = run(**unpack_args(digest, content=b64(tarball.read_bytes())))
 
@@ -147,7 +151,7 @@ def test_a_wheel_is_unpacked_readable_by_the_group(run, root, tmp_path):
     release = root / "releases" / "v1"
     assert (release / "shop-1.4.2-py3-none-any.whl").read_bytes() == b"PK not really a zip"
     assert (release / "deps" / "requirements.txt").read_text() == "flask==3.1.3\n"
-    assert stat.S_IMODE(os.stat(release / "shop-1.4.2-py3-none-any.whl").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(release / "shop-1.4.2-py3-none-any.whl").st_mode) == 0o640
 
 
 def test_a_git_archive_keeps_the_anchored_excludes(run, root, tmp_path, source):
