@@ -13,6 +13,11 @@ description:
     C(<path>/current) symlink pointing at C(releases/<id>) (a relative link target, so the root can be moved).
   - O(state=prepared) creates C(releases/<id>/) and C(shared/), and links the configured shared
     directories and files into the release.
+  - With O(src) or O(content), O(state=prepared) also unpacks the code of a new release from a gzip
+    tarball. The tarball is verified against O(sha256), checked member by member and extracted into a
+    fresh C(releases/.unpacking-<id>-<random>/). The shared links, O(release_file) and the marker
+    C(.pyops-unpacked) (the sha256, mode C(0640)) are added there, and the directory is renamed to
+    C(releases/<id>) as the last step, so a release is never seen half unpacked.
   - O(state=switched) and O(state=rolled_back) repoint C(current) atomically. A temporary symlink
     C(<path>/.current.tmp-<random>) is created and renamed over C(current), so C(current) never goes missing.
   - O(state=pruned) removes old releases, O(state=absent) removes one release.
@@ -212,6 +217,52 @@ options:
       - Defaults to the login name of the session (C(os.getlogin)). If there is none, it falls back to
         E(SUDO_USER) and then to the current user.
     type: str
+  src:
+    description:
+      - Path on the managed host of a gzip tarball (C(.tar.gz)) with the code of the release, for
+        O(state=prepared).
+      - It must be a regular file, not a symlink. It is removed once the code is unpacked, and also when
+        the release already holds this code.
+      - In check mode, a missing O(src) is not an error (the task that would copy it did not run).
+      - Mutually exclusive with O(content).
+    type: path
+  content:
+    description:
+      - The gzip tarball with the code of the release, base64-encoded, for O(state=prepared).
+      - Never logged or returned; results hold its O(sha256) only.
+      - Mutually exclusive with O(src).
+    type: str
+  sha256:
+    description:
+      - SHA-256 digest (64 hexadecimal digits) of the tarball in O(src) or O(content). Required with them.
+      - It is verified before anything is extracted, and recorded in the marker C(.pyops-unpacked).
+      - When C(releases/<id>) exists already, its marker must hold this digest, otherwise the task fails.
+        The same id and digest again change nothing.
+    type: str
+  code_group:
+    description:
+      - Group of the unpacked code, typically the app's group. The code is owned by the user the module
+        runs as (root in a deploy) and this group.
+      - Whatever the tarball says, modes lose the group and other write bits and the setuid, setgid and
+        sticky bits, and gain group read (and group execute on directories and on files the owner may
+        execute). The app's user and group cannot change their own code.
+      - Defaults to the module's own group. Not applied to the release directory itself, see O(group).
+    type: str
+  release_file:
+    description:
+      - Path inside the release of a file the module writes with the release id and a newline, mode
+        C(0644), after unpacking. Empty or unset writes none.
+      - A member of the tarball at this path fails the task unless O(exclude) leaves it out.
+    type: str
+  exclude:
+    description:
+      - Paths inside the release left out of the unpacked code, with everything below them.
+      - Anchored at the top of the release, so V(log) leaves out C(log) and C(log/...), in the C(x) and
+        C(./x) member forms, but not C(pkg/log/).
+      - The O(shared_dirs) and O(shared_files) are always left out.
+    type: list
+    elements: str
+    default: []
   owner:
     description:
       - Owner of the directories O(state=prepared) manages (C(releases/), the release, C(shared/) and the
@@ -220,6 +271,7 @@ options:
   group:
     description:
       - Group of the directories and created files, like O(owner).
+      - Not applied to unpacked code, see O(code_group).
     type: str
   mode:
     description:
@@ -235,6 +287,10 @@ attributes:
     description: >-
       Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
       The diff shows the current release, the status of every release, and the lock holder.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on POSIX hosts; the unpack uses C(O_NOFOLLOW), C(lchown) and C(rename()).
   idempotent:
     support: full
     description: >-
@@ -252,6 +308,13 @@ notes:
   - Taking a lock that the same run already holds changes nothing, and only refreshes the heartbeat.
   - O(state=unlocked) does nothing when there is no lock. It releases the lock of its own run. It fails,
     naming the holder, when another run holds the lock, unless O(force=true).
+  - The unpack refuses the whole archive, naming the member, for absolute names, C(..) components, devices
+    and FIFOs, symlinks whose target (resolved lexically from the member's directory) leaves the release,
+    hardlinks to anything but a regular file extracted before them, members below a symlink member, members
+    named C(.pyops-*) at the top, and the O(release_file). Files are created with C(O_EXCL|O_NOFOLLOW) and
+    ownership is set without following links.
+  - A failed unpack leaves only C(releases/.unpacking-*), which the next O(state=prepared) removes. Its message
+    starts with C(Could not unpack the code into <release path>:).
   - Removed releases are first renamed to C(releases/.removing-<id>-<random>) and then deleted, so a
     half-deleted release is never listed.
 seealso:
@@ -283,6 +346,30 @@ EXAMPLES = r"""
     mode: "0755"
     lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
     source: "git:{{ deploy_git_ref }}"
+
+- name: Take the deploy lock, prepare the release and unpack its code from a copied tarball
+  pyops.deploy.release:
+    path: /srv/shop
+    state: prepared
+    take_lock: true
+    release: "{{ deploy_release }}"
+    shared_dirs: [log]
+    src: "/srv/shop/releases/.incoming-{{ code_sha256 }}.tar.gz"
+    sha256: "{{ code_sha256 }}"
+    code_group: shop
+    release_file: RELEASE
+    exclude: [log, RELEASE]
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
+
+- name: Prepare a release from a small tarball sent inline
+  pyops.deploy.release:
+    path: /srv/shop
+    state: prepared
+    release: "{{ code_sha256 }}"
+    content: "{{ lookup('ansible.builtin.file', 'build/code.tar.gz.b64') }}"
+    sha256: "{{ code_sha256 }}"
+    code_group: shop
+    lock_owner: "{{ lookup('env', 'USER') }}@{{ inventory_hostname }}"
 
 - name: Switch current to the new release
   pyops.deploy.release:
@@ -493,6 +580,22 @@ removed:
   type: list
   elements: str
   sample: ["20240420T100000Z", "20240425T100000Z"]
+code:
+  description: The code O(state=prepared) unpacked, or found already unpacked in the release.
+  returned: O(state=prepared) with O(src) or O(content)
+  type: dict
+  contains:
+    sha256:
+      description: The O(sha256) of the tarball.
+      type: str
+      sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    unpacked:
+      description: Whether the code was (or, in check mode, would be) unpacked; V(false) when the release held it.
+      type: bool
+      sample: true
+  sample:
+    sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    unpacked: true
 stale_lock_replaced:
   description: The stale lock that O(state=locked) took over, with the reason it was stale.
   returned: when O(state=locked) took over a stale lock
@@ -519,7 +622,18 @@ from ansible_collections.pyops.deploy.plugins.module_utils._release.layout impor
 from ansible_collections.pyops.deploy.plugins.module_utils._release.manager import ReleaseManager
 
 _OPTIONS_BY_STATE = {
-    "prepared": ("release", "shared_dirs", "shared_files", "force"),
+    "prepared": (
+        "release",
+        "shared_dirs",
+        "shared_files",
+        "force",
+        "src",
+        "content",
+        "sha256",
+        "code_group",
+        "release_file",
+        "exclude",
+    ),
     "switched": ("release", "force"),
     "rolled_back": ("release", "mark_failed", "force"),
     "pruned": ("keep", "protect"),
@@ -553,6 +667,12 @@ def argument_spec():
         "run_id": {"type": "str"},
         "source": {"type": "str"},
         "audit_user": {"type": "str"},
+        "src": {"type": "path"},
+        "content": {"type": "str", "no_log": True},
+        "sha256": {"type": "str"},
+        "code_group": {"type": "str"},
+        "release_file": {"type": "str"},
+        "exclude": {"type": "list", "elements": "str", "default": []},
         "owner": {"type": "str"},
         "group": {"type": "str"},
         "mode": {"type": "raw"},
@@ -593,6 +713,8 @@ def main():
             ("take_lock", True, ["lock_owner"]),
             ("release_lock", True, ["lock_owner"]),
         ],
+        mutually_exclusive=[("src", "content")],
+        required_by={"src": "sha256", "content": "sha256"},
         supports_check_mode=True,
     )
     params = module.params

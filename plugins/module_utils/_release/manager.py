@@ -13,6 +13,7 @@ import shutil
 import socket
 import time
 
+from ansible_collections.pyops.deploy.plugins.module_utils._release import unpack
 from ansible_collections.pyops.deploy.plugins.module_utils._release.audit import (
     append_audit_entry,
     default_audit_user,
@@ -202,11 +203,13 @@ class ReleaseManager:
             raise ReleaseError("state must be one of {}, got {!r}".format(", ".join(STATES), state))
         return handlers[state](**options)
 
-    def prepare(self, release=None, shared_dirs=None, shared_files=None, force=False):
+    def prepare(self, release=None, shared_dirs=None, shared_files=None, force=False, **code):
+        """``code``: src, content, sha256, code_group, release_file and exclude of ``unpack.code_spec``."""
         release = validate_release_id(release)
         dirs, files = validate_shared_paths(shared_dirs, shared_files)
+        spec = unpack.code_spec(shared=dirs + files, **code)
         plan = self._start("prepared", release)
-        self._plan_prepare(plan, release, dirs, files, force)
+        self._plan_prepare(plan, release, dirs, files, force, spec)
         return self._finish(plan)
 
     def switch(self, release=None, force=False):
@@ -456,7 +459,7 @@ class ReleaseManager:
         plan.extra["removed"] = victims
         plan.audit_details.update({"removed": victims, "keep": keep, "protect": protect})
 
-    def _plan_prepare(self, plan, release, dirs, files, force):
+    def _plan_prepare(self, plan, release, dirs, files, force, spec=None):
         layout = self.layout
         release_dir = layout.release_dir(release)
         if os.path.islink(release_dir):
@@ -468,7 +471,14 @@ class ReleaseManager:
             # The root's ownership is left alone: it is often a shared parent such as /srv/<app>.
             plan.add(f"create app root {layout.root}", lambda: os.makedirs(layout.root))
         self._plan_mkdir(plan, layout.releases)
-        self._plan_mkdir(plan, release_dir)
+        for leftover in unpack.leftover_unpacks(layout.releases):
+            plan.add(f"remove {leftover}, left by an interrupted unpack", lambda p=leftover: unpack.remove_leftover(p))
+        unpacking = spec is not None and not os.path.lexists(release_dir)
+        if unpacking:
+            # The unpack builds the release beside it and renames it into place, links included.
+            plan.attribute_dirs.append(release_dir)
+        else:
+            self._plan_mkdir(plan, release_dir)
         self._plan_mkdir(plan, layout.shared)
 
         conflicts = []
@@ -476,7 +486,9 @@ class ReleaseManager:
             self._plan_shared_dir(plan, shared_path)
         for shared_path in files:
             self._plan_shared_file(plan, shared_path)
-        for shared_path in dirs + files:
+        if spec is not None:
+            self._plan_code(plan, release, spec, dirs + files, unpacking)
+        for shared_path in [] if unpacking else dirs + files:
             conflict = self._plan_shared_link(plan, release, shared_path, force)
             if conflict:
                 conflicts.append(conflict)
@@ -499,6 +511,27 @@ class ReleaseManager:
             plan.present.append(release)
         plan.audit_details.update({"shared_dirs": dirs, "shared_files": files})
         self._add_state_save(plan, f"record release {release} as prepared")
+
+    def _plan_code(self, plan, release, spec, shared_paths, unpacking):
+        """Unpack the code into a new release, or check that an existing one holds the same code."""
+        release_dir = self.layout.release_dir(release)
+        plan.extra["code"] = {"sha256": spec.sha256, "unpacked": unpacking}
+        plan.audit_details["sha256"] = spec.sha256
+        if not unpacking:
+            unpack.check_existing_code(release, release_dir, spec)
+            if unpack.src_present(spec):
+                plan.add(f"remove {spec.src}, release {release} holds its code already", lambda: os.unlink(spec.src))
+            return
+        if self.check_mode:
+            try:
+                unpack.verify_code(spec)
+            except ReleaseError as exc:
+                raise ReleaseError(f"Could not unpack the code into {release_dir}: {exc}") from None
+        links = unpack.shared_links(self.layout.shared, release_dir, shared_paths)
+        plan.add(
+            f"unpack the code (sha256 {spec.sha256[:12]}) from {spec.describe()} into {release_dir}",
+            lambda: unpack.unpack_release(self.layout.releases, release, spec, links),
+        )
 
     def _plan_mkdir(self, plan, path, manage_existing=True):
         """Plan ``mkdir path``; ``manage_existing`` also puts an existing directory under owner/group/mode."""
