@@ -212,6 +212,8 @@ def test_code_shipped_without_configuring_the_server(run_playbook, v4):
         package = host.file("/srv/sample/releases/v4/pyops_sample_flask")
         assert (package.user, package.mode & 0o022) == ("root", 0), oct(package.mode)
         assert host.run("runuser -u sample -- test -w /srv/sample/releases/v4/pyops_sample_flask/__init__.py").rc == 1
+        # The copied tarball is gone once unpacked.
+        assert host.run("ls /srv/sample/releases/.incoming-*").rc != 0
     # The app server's settings were read, but none of its tasks reached the hosts.
     assert "pyops.deploy.app_server : Write the service and candidate units" not in run.stdout
     assert {app: podman_host(app).file("/etc/systemd/system/sample.service").mtime for app in APPS} == units
