@@ -120,13 +120,14 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reads the venv and reports what it would do (RV(action), RV(changed)); changes nothing.
+    description: Reads the venv and reports what it would do (RV(action)) and whether that is a change; changes nothing.
   diff_mode:
     support: full
     description: The marker's fields before and after.
   platform:
     support: full
     platforms: posix
+    description: Linux hosts with a CPython 3 interpreter; uv wheels for the host's machine type.
 notes:
   - The requirements and lock files usually come from an application's release. A symlink there fails the
     task with a message naming only the path; their text never appears in results or messages
