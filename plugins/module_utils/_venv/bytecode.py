@@ -100,7 +100,8 @@ def compile_rest(venv, runner=check_output):
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: bytecode.py EARLIER NEW")
+        sys.stderr.write("usage: bytecode.py EARLIER NEW\n")
+        raise SystemExit(2)
     CARRIED = carry(sys.argv[1], sys.argv[2])
     compile_rest(sys.argv[2])
-    print(CARRIED)
+    sys.stdout.write(f"{CARRIED}\n")

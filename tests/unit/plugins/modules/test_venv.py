@@ -238,9 +238,9 @@ def test_a_secret_index_url_stays_out_of_results_messages_and_command_lines(run,
     calls = []
     real_run = common.subprocess.run
 
-    def recording_run(argv, **kwargs):
+    def recording_run(argv, check=False, **kwargs):
         calls.append((argv, kwargs.get("env") or {}))
-        return real_run(argv, **kwargs)
+        return real_run(argv, check=check, **kwargs)
 
     monkeypatch.setattr(common.subprocess, "run", recording_run)
     url = "https://deploy:s3cr3t-pw@pypi.invalid/simple"
