@@ -12,7 +12,6 @@ import platform
 import sys
 
 import pytest
-from ansible.plugins.filter.core import get_hash, to_json, to_nice_json
 
 from ansible_collections.pyops.deploy.plugins.module_utils._venv import state
 from ansible_collections.pyops.deploy.plugins.module_utils._venv.build import Venv, validate
@@ -87,25 +86,40 @@ def test_the_wheelhouse_lists_regular_visible_archives(tmp_path):
 # Digests: the very ones the role computed with Ansible's filters, so venvs built before stay current
 
 
-def test_the_inputs_digest_is_the_roles_to_json_hash():
-    texts = ["flask==3.1.3 --hash=sha256:abc\n# café \udcff\n"]
-    wheelhouse = ["b.whl", "A.whl", "c.tar.gz"]
-    digest = state.inputs_digest(texts, wheelhouse, ["/w/app.whl", "x"], ["0f" * 32], "uv", "auto", True)
+DIGEST_TEXTS = ["flask==3.1.3 --hash=sha256:abc\n# café \udcff\n"]
+DIGEST_WHEELHOUSE = ["b.whl", "A.whl", "c.tar.gz"]
+# What the role's `to_json | hash('sha256')` gave for these inputs (ansible-core 2.19).
+ROLE_DIGEST = "02e7b15070d5776299cfe3cff110d44dc304a34d647d06427e2ffe070612fba3"
+MARKER = {"python": "3.11.2", "interpreter": "/usr/bin/python3.11", "inputs": "ab", "installer": "uv"}
+MARKER_TEXT = (
+    '{\n    "inputs": "ab",\n    "installer": "uv",\n'
+    '    "interpreter": "/usr/bin/python3.11",\n    "python": "3.11.2"\n}\n'
+)
+
+
+def module_digest():
+    return state.inputs_digest(DIGEST_TEXTS, DIGEST_WHEELHOUSE, ["/w/app.whl", "x"], ["0f" * 32], "uv", "auto", True)
+
+
+def test_the_inputs_digest_is_the_one_the_role_recorded():
+    assert module_digest() == ROLE_DIGEST
+    assert state.marker_text(MARKER) == MARKER_TEXT
+
+
+def test_the_digest_and_marker_match_ansibles_filters():
+    # ansible.plugins is there under plain pytest, not in ansible-test's units environment.
+    core = pytest.importorskip("ansible.plugins.filter.core")
     role = {
-        "files": texts,
-        "wheelhouse": sorted(wheelhouse, key=str.lower),
+        "files": DIGEST_TEXTS,
+        "wheelhouse": sorted(DIGEST_WHEELHOUSE, key=str.lower),
         "packages": ["/w/app.whl", "x"],
         "package_files": ["0f" * 32],
         "installer": "uv",
         "require_hashes": "auto",
         "compile": True,
     }
-    assert digest == get_hash(to_json(role), "sha256")
-
-
-def test_the_marker_text_is_the_roles_to_nice_json():
-    marker = {"python": "3.11.2", "interpreter": "/usr/bin/python3.11", "inputs": "ab", "installer": "uv"}
-    assert state.marker_text(marker) == to_nice_json(marker) + "\n"
+    assert core.get_hash(core.to_json(role), "sha256") == module_digest() == ROLE_DIGEST
+    assert core.to_nice_json(MARKER) + "\n" == state.marker_text(MARKER)
 
 
 def test_the_interpreter_reports_its_version_and_real_path():
