@@ -14,13 +14,13 @@ RUNS=${2:-3}
 UV_VERSION=${UV_VERSION:-0.13.9}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REQS=$HERE/../../examples/flask_app/requirements.txt
-BUILD=$HERE/../../roles/virtualenv/files/build_venv.py
+BYTECODE=$HERE/../../plugins/module_utils/_venv/bytecode.py
 NAME=pyops-bench-venv-$$
 
 podman run -d --name "$NAME" "$IMAGE" sleep infinity >/dev/null
 trap 'podman rm -f -t 0 "$NAME" >/dev/null' EXIT
 podman cp "$REQS" "$NAME":/tmp/requirements.txt
-podman cp "$BUILD" "$NAME":/tmp/build_venv.py
+podman cp "$BYTECODE" "$NAME":/tmp/bytecode.py
 
 # Setup, not timed: python3-venv for pip, uv from PyPI, a wheelhouse of the same requirements.
 podman exec "$NAME" bash -euc "
@@ -45,11 +45,11 @@ uv_build() {  # $1: --compile-bytecode or not, $2: where packages come from
 }
 # What the role runs when an earlier venv of the same cache exists (the deploy flow's live release):
 # no compilation by uv, that venv's bytecode linked where the files are the same, then compileall for
-# the files still without bytecode (the role's build script, files/build_venv.py, in its carry mode).
+# the files still without bytecode (the venv module's plugins/module_utils/_venv/bytecode.py, run on its own).
 uv_carry_build() {
     echo "export UV_CACHE_DIR=/var/cache/bench-uv; /opt/uv/bin/uv venv -q --python /usr/bin/python3 \$v &&
           /opt/uv/bin/uv pip sync -q --python \$v/bin/python --require-hashes /tmp/requirements.txt &&
-          /usr/bin/python3 /tmp/build_venv.py carry /srv/bench/earlier \$v"
+          /usr/bin/python3 /tmp/bytecode.py /srv/bench/earlier \$v"
 }
 clear_caches() { podman exec "$NAME" rm -rf /root/.cache/pip /var/cache/bench-uv; }
 
