@@ -137,7 +137,7 @@ RETURN = r"""
 status:
   description:
     - HTTP status of the last answer; V(null) when no answer came (or in check mode).
-    - On failure it is returned as well, with O(msg) saying why.
+    - On failure it is returned as well, with RV(msg) saying why.
   returned: always
   type: int
   sample: 200
