@@ -1,24 +1,24 @@
-"""roles/app_server/files/app_state.py, the app_server role's one-task state read, on a scratch tree.
+# -*- coding: utf-8 -*-  # noqa: UP009
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The logic of ``pyops.deploy.app_server_state``, the app_server role's one-task state read, on a scratch tree.
 
 Files and directories here belong to whoever runs the tests; systemctl is a stub. The role's run on
 real hosts (the fast path taken, a drift repaired) is molecule/app_server/tests/test_state_read.py.
 """
+
+from __future__ import annotations
 
 import grp
 import hashlib
 import json
 import os
 import pwd
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from ansible_collections.pyops.deploy.tests.unit.role_files import load_role_file
-
-app_state = load_role_file("app_server", "app_state.py")
-SCRIPT = Path(app_state.__file__)
+from ansible_collections.pyops.deploy.plugins.module_utils._app_server_state import read_state
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -35,20 +35,26 @@ def unit(name, **props):
     return {**base, "NeedDaemonReload": "no", **props}
 
 
-@pytest.fixture
-def systemctl(monkeypatch):
-    """Answers `systemctl show` with the units set in .units; records the calls."""
-    calls, state = [], {"units": {}, "rc": 0}
+SYSTEMCTL = {"units": {}, "rc": 0, "calls": []}
 
-    def run(argv, **kwargs):
-        calls.append(argv)
-        names = argv[argv.index("--") + 1 :]
-        stdout = show(*(state["units"].get(n, {"Id": n, "LoadState": "not-found"}) for n in names))
-        return subprocess.CompletedProcess(argv, state["rc"], stdout, "Failed to connect to bus")
 
-    monkeypatch.setattr(app_state.subprocess, "run", run)
-    state["calls"] = calls
-    return state
+def run_command(argv):
+    """A run_command answering `systemctl show` with the units set in SYSTEMCTL; records the calls."""
+    SYSTEMCTL["calls"].append(argv)
+    names = argv[argv.index("--") + 1 :]
+    stdout = show(*(SYSTEMCTL["units"].get(n, {"Id": n, "LoadState": "not-found"}) for n in names))
+    return SYSTEMCTL["rc"], stdout, "Failed to connect to bus"
+
+
+def read(query):
+    return read_state(query, run_command)
+
+
+@pytest.fixture(autouse=True)
+def systemctl():
+    """The stub's state, reset for each test: .units, .rc, .calls."""
+    SYSTEMCTL.update(units={}, rc=0, calls=[])
+    return SYSTEMCTL
 
 
 @pytest.fixture
@@ -94,7 +100,7 @@ def tree(tmp_path):
 
 def test_a_host_as_the_role_left_it_differs_in_nothing(tree, systemctl):
     query = tree[1]
-    assert app_state.main(query) == {"current": True, "differs": [], "daemon_reload": False}
+    assert read(query) == {"current": True, "differs": [], "daemon_reload": False}
     assert systemctl["calls"] == []  # no unit to ask about, no systemctl
 
 
@@ -105,7 +111,7 @@ def test_content_owner_and_mode_are_each_a_difference_that_names_no_content(tree
     env.chmod(0o644)
     query["dirs"][0]["mode"] = "0755"
     query["files"][0]["owner"] = "0" if os.getuid() != 0 else "1"
-    differs = app_state.main(query)["differs"]
+    differs = read(query)["differs"]
     assert differs == [
         f"{path / 'root'} mode 0750, not 0755",
         f"{path / 'root' / 'shared' / 'log'} mode 0750, not 0755",
@@ -126,7 +132,7 @@ def test_missing_paths_links_and_symbolic_modes_are_differences(tree):
     env.symlink_to("env.real")  # the template module would write a file in its place
     query["dirs"][1]["mode"] = "u=rwx,g=rx"
     query["current"] = str(path / "root" / "nothing")
-    answer = app_state.main(query)
+    answer = read(query)
     assert answer["current"] is False
     assert answer["differs"] == [
         f"{path / 'root' / 'shared' / 'log'} missing",
@@ -141,9 +147,9 @@ def test_a_linked_directory_is_followed_as_the_file_module_follows_it(tree):
     (path / "elsewhere").chmod(0o750)
     (path / "linked").symlink_to("elsewhere")
     query["dirs"][1]["paths"] = [str(path / "linked")]
-    assert app_state.main(query)["differs"] == []
+    assert read(query)["differs"] == []
     (path / "elsewhere").chmod(0o700)
-    assert app_state.main(query)["differs"] == [f"{path / 'linked'} mode 0700, not 0750"]
+    assert read(query)["differs"] == [f"{path / 'linked'} mode 0700, not 0750"]
 
 
 def test_unknown_owner_is_a_difference_not_an_error(tree):
@@ -151,7 +157,7 @@ def test_unknown_owner_is_a_difference_not_an_error(tree):
     query["dirs"][1]["owner"] = "pyops-no-such-user"
     query["dirs"][1]["group"] = "pyops-no-such-group"
     etc = query["dirs"][1]["paths"][0]
-    assert app_state.main(query)["differs"] == [
+    assert read(query)["differs"] == [
         f"{etc} owner pyops-no-such-user unknown",
         f"{etc} group pyops-no-such-group unknown",
     ]
@@ -162,12 +168,12 @@ def test_user_and_group_are_read_as_the_user_and_group_modules_read_them(tree):
     me = pwd.getpwuid(os.getuid())
     query["group"] = GROUP
     query["user"] = {"name": OWNER, "group": grp.getgrgid(me.pw_gid).gr_name, "home": me.pw_dir, "shell": me.pw_shell}
-    assert app_state.main(query)["differs"] == []
+    assert read(query)["differs"] == []
     query["user"].update(home="/srv/elsewhere", shell="/usr/sbin/nologin-not")
-    assert app_state.main(query)["differs"] == [f"user {OWNER} shell", f"user {OWNER} home"]
+    assert read(query)["differs"] == [f"user {OWNER} shell", f"user {OWNER} home"]
     query["group"] = "pyops-no-such-group"
     query["user"]["name"] = "pyops-no-such-user"
-    assert app_state.main(query)["differs"] == ["group pyops-no-such-group missing", "user pyops-no-such-user missing"]
+    assert read(query)["differs"] == ["group pyops-no-such-group missing", "user pyops-no-such-user missing"]
 
 
 def test_units_are_read_in_one_systemctl_call(tree, systemctl):
@@ -182,7 +188,7 @@ def test_units_are_read_in_one_systemctl_call(tree, systemctl):
         for name in ("app.socket", "app.service", "app-worker.service", "app-job.service", "app-job.timer")
     }
     systemctl["units"]["app-job.service"].update(ActiveState="inactive", UnitFileState="static")
-    assert app_state.main(query) == {"current": True, "differs": [], "daemon_reload": False}
+    assert read(query) == {"current": True, "differs": [], "daemon_reload": False}
     assert len(systemctl["calls"]) == 1
     assert systemctl["calls"][0][-5:] == [
         "app.socket",
@@ -195,7 +201,7 @@ def test_units_are_read_in_one_systemctl_call(tree, systemctl):
     systemctl["units"]["app.socket"].update(NeedDaemonReload="yes")
     systemctl["units"]["app-worker.service"].update(UnitFileState="disabled", ActiveState="failed")
     systemctl["units"]["app-job.timer"].update(ActiveState="activating", UnitFileState="enabled-runtime")
-    answer = app_state.main(query)
+    answer = read(query)
     assert answer["daemon_reload"] is True
     assert answer["differs"] == [
         "app.socket changed on disk since systemd read it",
@@ -211,9 +217,9 @@ def test_units_of_a_release_are_left_alone_until_there_is_one(tree, systemctl):
     query["reload_units"] = ["app.socket", "app.service"]
     systemctl["units"] = {"app.socket": unit("app.socket"), "app.service": unit("app.service", ActiveState="inactive")}
     systemctl["units"]["app.service"]["UnitFileState"] = "disabled"
-    assert app_state.main(query) == {"current": False, "differs": [], "daemon_reload": False}
+    assert read(query) == {"current": False, "differs": [], "daemon_reload": False}
     query["current"] = str(path / "root" / "current")
-    assert app_state.main(query)["differs"] == [
+    assert read(query)["differs"] == [
         "app.service not enabled (disabled)",
         "app.service not active (inactive)",
     ]
@@ -222,23 +228,48 @@ def test_units_of_a_release_are_left_alone_until_there_is_one(tree, systemctl):
 def test_a_missing_unit_or_a_failing_systemctl_is_a_difference(tree, systemctl):
     query = tree[1]
     query.update(units=["app.socket"], reload_units=["app.socket"])
-    assert app_state.main(query)["differs"] == [
+    assert read(query)["differs"] == [
         "app.socket not loaded (not-found)",
         "app.socket not enabled (unknown)",
         "app.socket not active (unknown)",
     ]
     systemctl["rc"] = 1
-    assert app_state.main(query)["differs"] == ["systemctl show failed: Failed to connect to bus"]
+    assert read(query)["differs"] == ["systemctl show failed: Failed to connect to bus"]
 
 
-def test_the_script_answers_one_json_line_and_a_bad_query_with_an_error(tree):
-    query = tree[1]
-    run = subprocess.run(
-        [sys.executable, "-c", SCRIPT.read_text()], input=json.dumps(query), capture_output=True, text=True, check=False
-    )
-    assert run.returncode == 0 and run.stderr == ""
-    assert json.loads(run.stdout) == {"current": True, "differs": [], "daemon_reload": False}
-    bad = subprocess.run(
-        [sys.executable, str(SCRIPT)], input='{"current": "/"}', capture_output=True, text=True, check=False
-    )
-    assert json.loads(bad.stdout) == {"error": "app_state.py: KeyError: 'group'"}
+def test_a_directory_the_app_may_write_is_not_followed(tree):
+    path, query = tree
+    shared = path / "root" / "shared"
+    (shared / "log").rmdir()
+    (shared / "log").symlink_to(path / "etc")  # a directory with the right owner and mode, elsewhere
+    query["dirs"][0]["follow"] = False
+    assert read(query)["differs"] == [f"{shared / 'log'} a symbolic link, not a directory"]
+    (shared / "log").unlink()
+    (shared / "log").mkdir(mode=0o750)
+    (shared / "log").chmod(0o750)
+    assert read(query)["differs"] == []
+
+
+def test_a_file_is_opened_without_following_a_link(tree, monkeypatch):
+    """A link swapped in between the lstat and the open is refused by O_NOFOLLOW, not read."""
+    path, query = tree
+    env = path / "etc" / "env"
+    real_lstat = os.lstat
+
+    def lstat_then_swap(name, *args, **kwargs):
+        found = real_lstat(name, *args, **kwargs)
+        if str(name) == str(env):
+            env.rename(path / "etc" / "env.real")
+            env.symlink_to("env.real")
+        return found
+
+    monkeypatch.setattr(os, "lstat", lstat_then_swap)
+    assert read(query)["differs"] == [f"{env} a symbolic link"]
+
+
+def test_a_fifo_in_place_of_a_file_is_a_difference_not_a_hang(tree):
+    path, query = tree
+    env = path / "etc" / "env"
+    env.unlink()
+    os.mkfifo(env)
+    assert read(query)["differs"] == [f"{env} not a regular file"]

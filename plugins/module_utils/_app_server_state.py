@@ -1,34 +1,33 @@
-"""Read, in one go, whether a host already is what the app_server role makes it; print one JSON object.
+# -*- coding: utf-8 -*-  # noqa: UP009
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
-usage: python3 app_state.py < QUERY   (the role runs it as `python3 -c <this file>`, QUERY on stdin)
+"""Read whether a host already is what the app_server role makes it: ``pyops.deploy.app_server_state``.
 
-QUERY is a JSON object built by the role (tasks/state.yml): "current" (the release link), "user"
-(name, group, home and shell, or {} when the role does not manage the user), "group" (the group the
-role creates, or ""), "dirs" (paths with their owner, group and mode), "files" (each with path,
-owner, group, mode and the sha1 of what the role's template writes there), "units" (the units the
-role enables and starts with or without a release), "release_units" (those it starts only with a
-release) and "reload_units" (every unit file the role writes but the candidate's template, which
-systemctl cannot show).
+Plain Python (no AnsibleModule): ``systemctl show`` runs through a ``run_command`` callable with
+AnsibleModule.run_command's signature. Runs on the managed host, hence Python 3.8 compatible and
+stdlib only.
 
-The answer: {"current": whether the release link exists, "differs": [what the role's tasks would
-change, in words], "daemon_reload": whether systemd holds an older version of one of the unit files}
-or {"error": "..."}. Everything is read the way the role's own modules read it (the group and user
-modules, file with follow, copy without follow, stat of the link, systemd_service's is-enabled and
-running states), so an empty "differs" means those tasks would change nothing. Anything that cannot
-be read or compared is a difference: the tasks then run and say what is wrong. Neither the answer
-nor an error ever holds a file's content or digest (the env file holds secrets).
+The query (the module's options) names the release link, the user and group the role creates,
+directories with their owner, group and mode, files with theirs and the sha1 of what the role's
+template writes there, and the units the role enables and starts. Everything is read the way the
+role's own modules read it (the group and user modules, file with follow, template without follow,
+stat of the link, systemd_service's is-enabled and running states), so an empty ``differs`` means
+those tasks would change nothing. Anything that cannot be read or compared is a difference: the
+tasks then run and say what is wrong. Neither the answer nor an error holds a file's content or digest
+(the env file holds secrets). A file is opened with O_NOFOLLOW, and a directory the app may write
+(``follow`` false) is read with lstat, so a link planted there is a difference, never followed.
 """
+
+from __future__ import annotations
 
 import errno
 import grp
 import hashlib
-import json
 import os
 import pwd
 import re
 import stat
-import subprocess
-import sys
 
 SHOW_PROPERTIES = "Id,LoadState,ActiveState,UnitFileState,NeedDaemonReload"
 # systemd_service's is_running_service(): a unit in these states is not started again.
@@ -100,54 +99,60 @@ def account_differences(group, user):
 
 
 def unreadable(exc):
-    return "missing" if exc.errno == errno.ENOENT else (exc.strerror or type(exc).__name__).lower()
+    if exc.errno == errno.ENOENT:
+        return "missing"
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link"
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 def dir_differences(path, want):
+    """A directory's differences; ``follow`` false reads a link as a link (a difference)."""
     try:
-        st = os.stat(path)  # followed, as the file module follows a link to a directory
+        # followed by default, as the file module follows a link to a directory
+        st = os.stat(path) if want.get("follow", True) else os.lstat(path)
     except OSError as exc:
         return [f"{path} {unreadable(exc)}"]
+    if stat.S_ISLNK(st.st_mode):
+        return [f"{path} a symbolic link, not a directory"]
     if not stat.S_ISDIR(st.st_mode):
         return [f"{path} not a directory"]
     return attribute_differences(path, st, want)
 
 
-def sha1_of(path):
-    digest = hashlib.sha1()  # the checksum the copy module compares
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(65536), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_differences(want):
+    """A file's differences. Never follows a link: the template module replaces a link with the file."""
     path = want["path"]
     try:
-        st = os.lstat(path)  # not followed: the template module replaces a link with the file
+        st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode):
             return [f"{path} not a regular file"]
-        same = sha1_of(path) == want["sha1"]
+        # O_NOFOLLOW: a link swapped in after the lstat is not followed either; O_NONBLOCK: nor is a FIFO waited on.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return [f"{path} not a regular file"]
+            digest = hashlib.sha1()  # the checksum the template module compares
+            for block in iter(lambda: handle.read(65536), b""):
+                digest.update(block)
+        same = digest.hexdigest() == want["sha1"]
     except OSError as exc:
         return [f"{path} {unreadable(exc)}"]
     return ([] if same else [f"{path} content"]) + attribute_differences(path, st, want)
 
 
-def show_units(names):
+def show_units(names, run_command, systemctl="systemctl"):
     """{unit: {property: value}} from one `systemctl show`, or a string saying why not."""
+    if not systemctl:
+        return "systemctl: not found"
     try:
-        run = subprocess.run(
-            ["systemctl", "show", "--no-pager", "-p", SHOW_PROPERTIES, "--", *names],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
-        )
+        rc, out, err = run_command([systemctl, "show", "--no-pager", "-p", SHOW_PROPERTIES, "--", *names])
     except OSError as exc:
         return f"systemctl: {exc.strerror}"
-    if run.returncode != 0:
-        return f"systemctl show failed: {' '.join(run.stderr.split())}"
-    blocks = [block for block in run.stdout.split("\n\n") if block.strip()]
+    if rc != 0:
+        return f"systemctl show failed: {' '.join((err or '').split())}"
+    blocks = [block for block in (out or "").split("\n\n") if block.strip()]
     if len(blocks) != len(names):
         return f"systemctl show answered for {len(blocks)} of {len(names)} units"
     units = {}
@@ -156,12 +161,12 @@ def show_units(names):
     return units
 
 
-def unit_differences(started, reload_units):
+def unit_differences(started, reload_units, run_command, systemctl="systemctl"):
     """What the daemon-reload and systemd_service tasks would change, and whether systemd must reload."""
     names = list(dict.fromkeys(started + reload_units))
     if not names:
         return [], False
-    units = show_units(names)
+    units = show_units(names, run_command, systemctl)
     if isinstance(units, str):
         return [units], False
     differs, reload_needed = [], False
@@ -182,7 +187,8 @@ def unit_differences(started, reload_units):
     return differs, reload_needed
 
 
-def main(query):
+def read_state(query, run_command, systemctl="systemctl"):
+    """{"current": whether the release link exists, "differs": [in words], "daemon_reload": bool}."""
     current = os.path.lexists(query["current"])  # the stat module's `exists`: a link, even dangling
     differs = account_differences(query["group"], query["user"])
     for want in query["dirs"]:
@@ -191,15 +197,5 @@ def main(query):
     for want in query["files"]:
         differs += file_differences(want)
     started = query["units"] + (query["release_units"] if current else [])
-    unit_differs, reload_needed = unit_differences(started, query["reload_units"])
+    unit_differs, reload_needed = unit_differences(started, query["reload_units"], run_command, systemctl)
     return {"current": current, "differs": differs + unit_differs, "daemon_reload": reload_needed}
-
-
-if __name__ == "__main__":
-    try:
-        answer = main(json.load(sys.stdin))
-    except Exception as exc:  # reported to the role's check, which fails the run with it
-        # The exception's type and words only: never the query, which holds the env file's digest.
-        answer = {"error": f"app_state.py: {type(exc).__name__}: {exc}"}
-    # One line, ASCII only: the output may come back through a terminal.
-    print(json.dumps(answer))
