@@ -44,11 +44,22 @@ def v2(tmp_path_factory):
     return path
 
 
+# v2's hooks: a `once` hook (a migration) that writes the host it ran on into the host's shared log
+# dir, which the app may write; together, the hosts' files show where and how often it ran.
+MIGRATIONS = "/srv/sample/shared/log/migrations"
+V2_HOOKS = [{"name": "migrate", "once": True, "command": f"echo $(hostname) v2 >> {MIGRATIONS}"}]
+
+
+def migrations():
+    return {app: podman_host(app).run(f"cat {MIGRATIONS}").stdout.split() for app in APPS}
+
+
 def deploy_v2_from_git(run_playbook, v2, *args, wait=True):
-    """v2 from git, as prod deploys (a URL: the controller mirrors it)."""
+    """v2 from git, as prod deploys (a URL: the controller mirrors it), with its `once` hook."""
     return run_playbook(
         "pyops.deploy.deploy", "-e", "deploy_src_dir=", "-e", f"deploy_git_repo=file://{v2}",
-        "-e", "deploy_git_ref=v2", "-e", "deploy_release=v2", *args, wait=wait,
+        "-e", "deploy_git_ref=v2", "-e", "deploy_release=v2", "-e", json.dumps({"deploy_hooks": V2_HOOKS}),
+        *args, wait=wait,
     )  # fmt: skip
 
 
@@ -98,6 +109,37 @@ def test_code_change_is_served_without_a_failed_request(run_playbook, v2):
         audit = host.file("/srv/sample/deploy-audit.jsonl").content_string.splitlines()
         assert any(f'"source": "git:file://{v2}@v2"' in line for line in audit), audit[-3:]
         assert not host.file("/srv/sample/.deploy.lock").exists
+    # The migration ran once for the whole fleet, on one host.
+    ran = [host for lines in migrations().values() for host in lines if host.startswith("pyops-")]
+    assert len(ran) == 1 and ran[0] in APPS, migrations()
+
+
+# Hooks run as the app's user, in its sandbox (the release is read-only to them). A release whose
+# build fails on one host runs no `once` hook anywhere, and every host gives its lock back.
+def test_a_host_that_fails_its_build_stops_the_once_hooks_everywhere(run_playbook, tmp_path_factory):
+    v3b = variant(tmp_path_factory, "v3b", "\nVERSION_MARK = 'v3b'\n")
+    before = migrations()
+    probe = "/srv/sample/shared/log/hook-probe"
+    probe_command = f"id -un > {probe}; touch /srv/sample/current/x 2>/dev/null && echo writable >> {probe}; true"
+    fail_on_app2 = f'test "$(hostname)" != {APPS[1]} || {{ echo app2 cannot build v3b >&2; exit 3; }}'
+    hooks = [
+        {"name": "probe", "command": probe_command},
+        {"name": "fails on app2", "command": fail_on_app2},
+        {"name": "migrate", "once": True, "command": f"echo $(hostname) v3b >> {MIGRATIONS}"},
+    ]
+    run = run_playbook(
+        "pyops.deploy.deploy", "-e", f"deploy_src_dir={v3b}", "-e", "deploy_release=v3b",
+        "-e", json.dumps({"deploy_hooks": hooks}),
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "hook fails on app2 failed (exit 3)" in run.stdout, run.stdout[-3000:]
+    assert "app2 cannot build v3b" in run.stdout
+    assert migrations() == before
+    assert served()[0] == {"v2"}
+    for app in APPS:
+        host = podman_host(app)
+        assert not host.file("/srv/sample/.deploy.lock").exists
+        assert host.file(probe).content_string == "sample\n"
 
 
 # The prod example names releases after the git ref: the same id with other code is refused before
