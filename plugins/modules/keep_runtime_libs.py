@@ -33,6 +33,7 @@ attributes:
     description: Reports in RV(marked) the packages it would mark, without marking them.
   diff_mode:
     support: none
+    description: Returns no diff; RV(marked) lists the packages whose mark changes.
   platform:
     support: full
     platforms: posix
