@@ -25,6 +25,9 @@ One concern per file, each importing only the ones listed before it:
     records.py   the records file, release order, rollback target, prune victims
     lock.py      the deploy lock
     audit.py     the audit log
-    manager.py   Plan and ReleaseManager, the state machine
+    plan.py      Plan, and the filesystem steps planned from the layout: directories, shared paths, removal
+    preparing.py planning state=prepared: the release directory, its code and its record
+    switching.py planning switch, rollback, mark and prune: choosing targets, keeping the records
+    manager.py   ReleaseManager, the state machine: entry points, the lock, running a plan, the audit line
     info.py      release_info, running_release and systemctl parsing
 """

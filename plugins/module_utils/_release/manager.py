@@ -6,10 +6,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import os
-import shutil
 import socket
 import time
 
@@ -27,13 +24,9 @@ from ansible_collections.pyops.deploy.plugins.module_utils._release.layout impor
     STATES,
     AppLayout,
     ReleaseError,
-    create_empty_file,
     dedupe,
     directory_view,
     format_time,
-    random_suffix,
-    replace_symlink,
-    replace_with_symlink,
     validate_history,
     validate_keep,
     validate_lock_ttl,
@@ -54,62 +47,28 @@ from ansible_collections.pyops.deploy.plugins.module_utils._release.lock import 
     remove_lock_file,
     take_over_lock,
 )
+from ansible_collections.pyops.deploy.plugins.module_utils._release.plan import Plan, add_state_save, plan_removal
+from ansible_collections.pyops.deploy.plugins.module_utils._release.preparing import plan_prepare
 from ansible_collections.pyops.deploy.plugins.module_utils._release.records import (
     empty_state,
-    failed_before_traffic,
-    find_rollback_target,
     load_state,
     ordered_releases,
     prepared_not_serving,
-    reached_by_rollback,
-    recorded_predecessor,
     release_views,
     rollback_target,
-    save_state,
-    select_prune_victims,
+)
+from ansible_collections.pyops.deploy.plugins.module_utils._release.switching import (
+    check_switch_target,
+    plan_prune,
+    plan_rollback,
+    plan_switch,
+    set_status,
 )
 
 BREAK_LOCK_HINT = (
     "wait for that run to finish, or break the lock with state=unlocked and force=true (deploy_break_lock) "
     "if it is dead"
 )
-
-
-class Plan:
-    """Steps to run plus the end state they lead to, so check mode can report without touching disk."""
-
-    def __init__(self, action, snapshot):
-        self.action = action
-        self.steps = []
-        self.present = list(snapshot["present"])
-        self.state = copy.deepcopy(snapshot["state"])
-        self.original_state = snapshot["state"]
-        self.current = snapshot["current"]
-        self.current_text = snapshot["current_text"]
-        self.lock = snapshot["lock"]
-        self.release = None
-        self.extra = {}
-        self.audit_details = {}
-        # Set when a request changes nothing but must still show in the audit log (a no-op rollback).
-        self.audit_noop = None
-        self.attribute_dirs = []
-        self.attribute_new_files = []
-        self.planned_dirs = set()
-        self.before = None
-        self.previous = snapshot["current"]
-
-    def add(self, description, func):
-        self.steps.append((description, func))
-
-    def state_changed(self):
-        return self.state != self.original_state
-
-    def record_for(self, release, now):
-        """The record of ``release``, adopting an untracked directory without moving it in the order."""
-        records = self.state["releases"]
-        if release not in records:
-            records[release] = {"seq": 0, "created": None, "status": "prepared", "adopted": format_time(now)}
-        return records[release]
 
 
 class ReleaseManager:
@@ -209,21 +168,21 @@ class ReleaseManager:
         dirs, files = validate_shared_paths(shared_dirs, shared_files)
         spec = unpack.code_spec(shared=dirs + files, **code)
         plan = self._start("prepared", release)
-        self._plan_prepare(plan, release, dirs, files, force, spec)
+        plan_prepare(self.layout, plan, release, dirs, files, force, spec, self._now, self.check_mode)
         return self._finish(plan)
 
     def switch(self, release=None, force=False):
         release = validate_release_id(release)
         plan = self._start("switched", release)
-        self._check_switch_target(release, plan, force)
-        self._plan_switch(plan, release, "switched")
+        check_switch_target(self.layout, plan, release, force)
+        plan_switch(self.layout, plan, release, "switched", self._now)
         return self._finish(plan)
 
     def rollback(self, release=None, mark_failed=True, force=False):
         if release is not None:
             release = validate_release_id(release)
         plan = self._start("rolled_back", release)
-        self._plan_rollback(plan, release, mark_failed, force)
+        plan_rollback(self.layout, plan, release, mark_failed, force, self._now)
         return self._finish(plan)
 
     def prune(self, keep=DEFAULT_KEEP, protect=None):
@@ -231,7 +190,7 @@ class ReleaseManager:
         protect = validate_release_ids(protect, "protect")
         plan = self._start("pruned", None)
         self._require_known_current(plan, "prune")
-        self._plan_prune(plan, keep, protect)
+        plan_prune(self.layout, plan, keep, protect)
         return self._finish(plan)
 
     def finalize(self, release=None, keep=DEFAULT_KEEP, protect=None):
@@ -246,9 +205,9 @@ class ReleaseManager:
                 f"release {release} is not the current release ({plan.current or 'none'}); switch to it before "
                 "finalizing it"
             )
-        self._set_status(plan, release, "good")
+        set_status(plan, release, "good", self._now)
         plan.record_for(release, self._now)["served"] = True
-        self._plan_prune(plan, keep, protect, f"record release {release} good and forget removed releases")
+        plan_prune(self.layout, plan, keep, protect, f"record release {release} good and forget removed releases")
         return self._finish(plan)
 
     def remove(self, release=None, protect=None):
@@ -266,7 +225,7 @@ class ReleaseManager:
             raise ReleaseError(f"release {release} ({path}) is a symlink; refusing to remove it")
         if release in plan.present:
             victims = [release]
-        self._plan_removal(plan, victims)
+        plan_removal(self.layout, plan, victims)
         plan.extra["removed"] = victims
         plan.audit_details["removed"] = victims
         return self._finish(plan)
@@ -333,8 +292,8 @@ class ReleaseManager:
             raise ReleaseError("status must be one of {}, got {!r}".format(", ".join(MARKABLE_STATUSES), status))
         plan = self._start("marked", release)
         self.layout.require_release_dir(release)
-        self._set_status(plan, release, status)
-        self._add_state_save(plan, f"mark release {release} {status}")
+        set_status(plan, release, status, self._now)
+        add_state_save(self.layout, plan, f"mark release {release} {status}")
         return self._finish(plan)
 
     def info(self, history=DEFAULT_HISTORY):
@@ -439,315 +398,6 @@ class ReleaseManager:
                 f"{self.layout.current} points to {plan.current_text}, which is not a release under "
                 f"{self.layout.releases}; refusing to {doing}"
             )
-
-    def _set_status(self, plan, release, status):
-        record = plan.record_for(release, self._now)
-        if record.get("status") != status:
-            record["status"] = status
-            record["status_changed"] = format_time(self._now)
-        plan.audit_details["status"] = status
-
-    def _plan_prune(self, plan, keep, protect, save_description="forget removed releases"):
-        releases = ordered_releases(plan.present, plan.state)
-        target = rollback_target(releases, plan.state, plan.current)
-        victims = select_prune_victims(releases, plan.current, keep, protect, target)
-        orphans = sorted(set(plan.state["releases"]) - set(plan.present))
-        for orphan in orphans:
-            # A record whose directory vanished would resurrect an old status if the id is deployed again.
-            del plan.state["releases"][orphan]
-        self._plan_removal(plan, victims, save_description)
-        plan.extra["removed"] = victims
-        plan.audit_details.update({"removed": victims, "keep": keep, "protect": protect})
-
-    def _plan_prepare(self, plan, release, dirs, files, force, spec=None):
-        layout = self.layout
-        release_dir = layout.release_dir(release)
-        if os.path.islink(release_dir):
-            raise ReleaseError(f"release {release} ({release_dir}) is a symlink; refusing to use it")
-        if os.path.lexists(release_dir) and not os.path.isdir(release_dir):
-            raise ReleaseError(f"release {release} ({release_dir}) exists but is not a directory")
-
-        if not os.path.isdir(layout.root):
-            # The root's ownership is left alone: it is often a shared parent such as /srv/<app>.
-            plan.add(f"create app root {layout.root}", lambda: os.makedirs(layout.root))
-        self._plan_mkdir(plan, layout.releases)
-        for leftover in unpack.leftover_unpacks(layout.releases):
-            plan.add(f"remove {leftover}, left by an interrupted unpack", lambda p=leftover: unpack.remove_leftover(p))
-        unpacking = spec is not None and not os.path.lexists(release_dir)
-        if unpacking:
-            # The unpack builds the release beside it and renames it into place, links included.
-            plan.attribute_dirs.append(release_dir)
-        else:
-            self._plan_mkdir(plan, release_dir)
-        self._plan_mkdir(plan, layout.shared)
-
-        conflicts = []
-        for shared_path in dirs:
-            self._plan_shared_dir(plan, shared_path)
-        for shared_path in files:
-            self._plan_shared_file(plan, shared_path)
-        if spec is not None:
-            self._plan_code(plan, release, spec, dirs + files, unpacking)
-        for shared_path in [] if unpacking else dirs + files:
-            conflict = self._plan_shared_link(plan, release, shared_path, force)
-            if conflict:
-                conflicts.append(conflict)
-        if conflicts:
-            raise ReleaseError(
-                "release {} already contains {} where shared links belong; remove them from the release or "
-                "set force=true to replace them with the links".format(release, ", ".join(conflicts))
-            )
-
-        record = plan.state["releases"].get(release)
-        if record is None or release not in plan.present:
-            # A record without a directory belongs to an earlier deploy of the same id: start afresh.
-            plan.state["releases"][release] = {
-                "seq": plan.state["next_seq"],
-                "created": format_time(self._now),
-                "status": "prepared",
-            }
-            plan.state["next_seq"] += 1
-        if release not in plan.present:
-            plan.present.append(release)
-        plan.audit_details.update({"shared_dirs": dirs, "shared_files": files})
-        self._add_state_save(plan, f"record release {release} as prepared")
-
-    def _plan_code(self, plan, release, spec, shared_paths, unpacking):
-        """Unpack the code into a new release, or check that an existing one holds the same code."""
-        release_dir = self.layout.release_dir(release)
-        plan.extra["code"] = {"sha256": spec.sha256, "unpacked": unpacking}
-        plan.audit_details["sha256"] = spec.sha256
-        if not unpacking:
-            unpack.check_existing_code(release, release_dir, spec)
-            if unpack.src_present(spec):
-                plan.add(f"remove {spec.src}, release {release} holds its code already", lambda: os.unlink(spec.src))
-            return
-        if self.check_mode:
-            try:
-                unpack.verify_code(spec)
-            except ReleaseError as exc:
-                raise ReleaseError(f"Could not unpack the code into {release_dir}: {exc}") from None
-        links = unpack.shared_links(self.layout.shared, release_dir, shared_paths)
-        plan.add(
-            f"unpack the code (sha256 {spec.sha256[:12]}) from {spec.describe()} into {release_dir}",
-            lambda: unpack.unpack_release(self.layout.releases, release, spec, links),
-        )
-
-    def _plan_mkdir(self, plan, path, manage_existing=True):
-        """Plan ``mkdir path``; ``manage_existing`` also puts an existing directory under owner/group/mode."""
-        if os.path.isdir(path) or path in plan.planned_dirs:
-            if manage_existing:
-                plan.attribute_dirs.append(path)
-            return
-        if os.path.lexists(path):
-            raise ReleaseError(f"{path} exists but is not a directory")
-        plan.attribute_dirs.append(path)
-        plan.planned_dirs.add(path)
-        plan.add(f"create directory {path}", lambda: os.mkdir(path))
-
-    def _plan_nested_dirs(self, plan, base, relative, manage_existing=True):
-        """Create each missing component of ``base/relative`` one by one, so none is silently a file."""
-        current = base
-        for part in relative.split("/"):
-            current = os.path.join(current, part)
-            self._plan_mkdir(plan, current, manage_existing)
-
-    def _plan_shared_dir(self, plan, shared_path):
-        target = os.path.join(self.layout.shared, shared_path)
-        self.layout.ensure_inside(target, self.layout.shared, "shared path")
-        self._plan_nested_dirs(plan, self.layout.shared, shared_path)
-
-    def _plan_shared_file(self, plan, shared_path):
-        target = os.path.join(self.layout.shared, shared_path)
-        self.layout.ensure_inside(target, self.layout.shared, "shared path")
-        parent = os.path.dirname(shared_path)
-        if parent:
-            self._plan_nested_dirs(plan, self.layout.shared, parent)
-        if os.path.lexists(target):
-            if os.path.isdir(target):
-                raise ReleaseError(f"shared file {target} is a directory")
-            return
-        plan.attribute_new_files.append(target)
-        plan.add(f"create empty shared file {target}", lambda: create_empty_file(target))
-
-    def _plan_shared_link(self, plan, release, shared_path, force):
-        """Plan the link ``releases/<id>/<p> -> shared/<p>``; return a description of a blocking entry."""
-        release_dir = self.layout.release_dir(release)
-        link_path = os.path.join(release_dir, shared_path)
-        link_dir = os.path.dirname(link_path)
-        self.layout.ensure_inside(link_dir, release_dir, "link location")
-        link_target = os.path.relpath(os.path.join(self.layout.shared, shared_path), link_dir)
-        parent = os.path.dirname(shared_path)
-        if parent:
-            # Directories shipped with the release code keep whatever permissions the code gave them.
-            self._plan_nested_dirs(plan, release_dir, parent, manage_existing=False)
-        if os.path.islink(link_path):
-            if os.readlink(link_path) != link_target:
-                plan.add(
-                    f"repoint link {link_path} -> {link_target}",
-                    lambda: replace_symlink(link_target, link_path),
-                )
-            return None
-        if os.path.lexists(link_path):
-            if not force:
-                return shared_path
-            plan.add(
-                f"replace {link_path} with link -> {link_target}",
-                lambda: replace_with_symlink(link_target, link_path),
-            )
-            return None
-        plan.add(f"link {link_path} -> {link_target}", lambda: os.symlink(link_target, link_path))
-        return None
-
-    def _check_switch_target(self, release, plan, force):
-        self.layout.require_release_dir(release)
-        record = plan.state["releases"].get(release)
-        if record is not None and record.get("status") == "failed" and not force:
-            raise ReleaseError(f"release {release} is marked failed; set force=true to switch to it anyway")
-
-    def _plan_switch(self, plan, release, how):
-        """Plan the switch: the records first, then current, so a full disk leaves both as they were.
-
-        If repointing current fails after the records were written, the records before the switch are
-        written back, so they never claim a switch that did not happen.
-        """
-        link_target = self.layout.link_target(release)
-        if plan.current_text == link_target:
-            return
-        current_link = self.layout.current
-        if plan.current != release:
-            now = format_time(self._now)
-            record = plan.record_for(release, self._now)
-            record.update(
-                {
-                    "activated": now,
-                    "activated_seq": plan.state["next_seq"],
-                    "activated_by": how,
-                    "served_from": plan.current,
-                    "served": True,
-                }
-            )
-            plan.state["next_seq"] += 1
-            plan.state["last_switch"] = {"release": release, "action": how, "from": plan.current, "time": now}
-        self._add_state_save(plan, f"record the switch to {release}")
-        original = plan.original_state
-        restore = plan.state_changed()
-
-        def repoint():
-            try:
-                replace_symlink(link_target, current_link)
-            except OSError:
-                if restore:
-                    with contextlib.suppress(OSError, ReleaseError):
-                        save_state(self.layout, original)
-                raise
-
-        plan.add(f"point {current_link} at {link_target}", repoint)
-        plan.current = release
-        plan.current_text = link_target
-
-    def _plan_rollback(self, plan, release, mark_failed, force):
-        """Plan a rollback; a rollback with nothing to do changes nothing but is still audited.
-
-        Without ``release`` the target is the release that served right before current (recorded at the
-        switch), or, when none is recorded, the newest good release older than current. Nothing is done
-        when current was itself reached by a rollback, or when the newest release failed before it took
-        traffic while current is good. Only the release left is marked failed.
-        """
-        current = plan.current
-        plan.extra["rolled_back_from"] = None
-        if release is not None:
-            self._check_switch_target(release, plan, force)
-            if release == current:
-                return self._rollback_noop(plan, f"release {release} is already current; nothing to roll back")
-            target = release
-        else:
-            target = self._plain_rollback_target(plan, force)
-            if target is None:
-                return None
-        self._plan_switch(plan, target, "rolled_back")
-        marked = bool(mark_failed and current is not None and current in plan.present)
-        if marked:
-            record = plan.record_for(current, self._now)
-            if record.get("status") != "failed":
-                record["status"] = "failed"
-                record["status_changed"] = format_time(self._now)
-        plan.extra["rolled_back_from"] = current
-        plan.extra["msg"] = f"rolled back from {current or 'nothing'} to {target}" + (
-            f"; {current} is marked failed" if marked else ""
-        )
-        plan.audit_details.update({"rolled_back_from": current, "marked_failed": marked})
-        self._add_state_save(plan, f"record the rollback from {current}")
-        return None
-
-    def _plain_rollback_target(self, plan, force):
-        """The target of a rollback without a named release; None after planning a no-op."""
-        current = plan.current
-        if current is None:
-            raise ReleaseError(f"there is no current release under {self.layout.root} to roll back from")
-        releases = ordered_releases(plan.present, plan.state)
-        came_from = reached_by_rollback(plan.state, current)
-        if came_from is not None:
-            return self._rollback_noop(
-                plan,
-                f"{current} is current because of a rollback from {came_from}; repeating the rollback does nothing "
-                "(name a release to go further back)",
-            )
-        failed = failed_before_traffic(releases, current)
-        if failed is not None:
-            return self._rollback_noop(
-                plan,
-                f"release {failed} failed before it took traffic; {current} still serves; nothing to roll back "
-                "(name a release to go further back)",
-            )
-        predecessor = recorded_predecessor(releases, plan.state, current)
-        if predecessor is not None:
-            if predecessor.status == "failed" and not force:
-                raise ReleaseError(
-                    f"release {predecessor.id}, which served before {current}, is marked failed; set force=true "
-                    "to roll back to it anyway, or name the release to roll back to"
-                )
-            return predecessor.id
-        target = find_rollback_target(releases, current)
-        if target is None:
-            raise ReleaseError(
-                f"no release older than {current} is good or was current before; nothing to roll back to "
-                "(pass release to pick one)"
-            )
-        return target
-
-    @staticmethod
-    def _rollback_noop(plan, message):
-        plan.extra["msg"] = message
-        plan.audit_noop = message
-        return None
-
-    def _plan_removal(self, plan, victims, save_description="forget removed releases"):
-        # The records are written first: if that fails (a full disk), no release is gone yet.
-        for victim in victims:
-            plan.state["releases"].pop(victim, None)
-            plan.present.remove(victim)
-        self._add_state_save(plan, save_description)
-        trash = {}
-        for victim in victims:
-            path = self.layout.release_dir(victim)
-            # Renaming first makes a release vanish at once; a half-deleted tree is never listed.
-            trash[victim] = os.path.join(self.layout.releases, f".removing-{victim}-{random_suffix()}")
-            plan.add(f"move {path} out of the way", lambda p=path, t=trash[victim]: os.rename(p, t))
-        for victim in victims:
-            plan.add(f"delete release {victim}", lambda t=trash[victim]: shutil.rmtree(t))
-
-    def _add_state_save(self, plan, description):
-        if not plan.state_changed() or any(getattr(step[1], "_saves_state", False) for step in plan.steps):
-            return
-
-        what = description[len("record ") :] if description.startswith("record ") else f"the records ({description})"
-
-        def save():
-            save_state(self.layout, plan.state, what)
-
-        save._saves_state = True
-        plan.add(description, save)
 
     # ---- execution ---------------------------------------------------------------------------
 
