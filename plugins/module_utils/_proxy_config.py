@@ -252,6 +252,16 @@ class ProxyConfig:
         written = [dest for dest, mode, data in self.files if not self._unchanged(dest, mode, data)]
         if self.check_mode:
             staged = self._planned_stage(live)
+            if staged is None:
+                # The tasks before this one would have created and filled it (a new host).
+                return {
+                    "changed": True,
+                    "swapped": True,
+                    "reloaded": True,
+                    "differences": ["."],
+                    "written": written,
+                    "diff": [],
+                }
         else:
             if self.from_live:
                 remove_tree(self.stage)
