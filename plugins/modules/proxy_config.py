@@ -233,7 +233,7 @@ def main():
             live=params["live"],
             service=params["service"],
             test_command=params["test_command"],
-            run=lambda argv: module.run_command(argv),
+            run=module.run_command,
             files=[(f["dest"], f["mode"], f["content"].encode("utf-8")) for f in params["files"]],
             from_live=params["from_live"],
             reload=params["reload"],
