@@ -217,8 +217,20 @@ def _diff_text(entry, rel):
 class ProxyConfig:
     """One apply: ``files`` is a list of (dest, mode, bytes); ``run(argv)`` returns (rc, stdout, stderr)."""
 
-    def __init__(self, stage, live, service, test_command, run, files=(), from_live=False, reload=False,
-                 check_mode=False, lock_file=None, lock_timeout=60):  # fmt: skip
+    def __init__(
+        self,
+        stage,
+        live,
+        service,
+        test_command,
+        run,
+        files=(),
+        from_live=False,
+        reload=False,
+        check_mode=False,
+        lock_file=None,
+        lock_timeout=60,
+    ):
         self.stage = os.path.normpath(stage)
         self.live = os.path.normpath(live)
         if self.stage == self.live:
