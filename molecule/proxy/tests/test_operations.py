@@ -98,3 +98,24 @@ def test_a_change_is_applied_by_reload_keeps_a_drained_host_out_and_a_bad_one_ne
         assert_ran(ansible_playbook(PROXIES_PLAY), changed=True)
     for proxy, host in hosts.items():
         assert "# pyops test marker" not in host.file(LIVE_VHOST[server_of(proxy)]).content_string
+
+
+def test_a_drain_that_would_empty_the_upstream_is_refused_and_changes_nothing(ansible_playbook, fetch):
+    hosts = {p: scenario_host(p) for p in PROXIES}
+    upstream = {p: LIVE_VHOST[server_of(p)].replace("vhost-shop", "upstream-shop") for p in PROXIES}
+    before = {p: h.file(upstream[p]).content_string for p, h in hosts.items()}
+    drained = {p: h.file("/var/lib/pyops-proxy/drain/shop.json") for p, h in hosts.items()}
+    drained_before = {p: f.content_string if f.exists else None for p, f in drained.items()}
+
+    result = ansible_playbook(DRAIN, "-e", '{"drain": ["pyops-proxy-app2", "pyops-proxy-app1"]}')
+
+    assert result.returncode != 0, result.stdout[-2000:]
+    message = (
+        "Refusing to drain pyops-proxy-app1, pyops-proxy-app2 from site shop: no member of its upstream"
+        " (pyops-proxy-app1, pyops-proxy-app2) would be left serving. Drain fewer hosts at a time."
+    )
+    assert message in " ".join(result.stdout.split()), result.stdout[-3000:]
+    for proxy, host in hosts.items():
+        assert host.file(upstream[proxy]).content_string == before[proxy]
+        assert (drained[proxy].content_string if drained[proxy].exists else None) == drained_before[proxy]
+        assert served_hosts(fetch, proxy) == {"pyops-proxy-app1", "pyops-proxy-app2"}, proxy

@@ -1,0 +1,226 @@
+# -*- coding: utf-8 -*-  # noqa: UP009
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Drive ``pyops.deploy.proxy_config`` through AnsibleModule on real trees in tmp.
+
+The configuration test is a real command (``true``, or ``sh`` printing an error); only the service
+reload (``systemctl``) is stubbed, and the calls are recorded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+
+import pytest
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pyops.deploy.plugins.module_utils import _proxy_config
+from ansible_collections.pyops.deploy.plugins.modules import proxy_config
+from ansible_collections.pyops.deploy.tests.unit.plugins.modules.test_release_module import run_module, tree
+
+REFUSE = ["sh", "-c", "echo 'nginx: [emerg] unknown directive \"bogus\" in vhost-shop.conf:3' >&2; exit 1"]
+
+
+def write(path, text, mode=0o600):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+@pytest.fixture
+def trees(tmp_path):
+    """conf/pyops (live, serving the old upstream) and conf/staging/pyops (staged, with a new one)."""
+    live, stage = tmp_path / "conf" / "pyops", tmp_path / "conf" / "staging" / "pyops"
+    for root, upstream in ((live, "server a;\n"), (stage, "server a;\nserver b;\n")):
+        root.mkdir(parents=True, mode=0o700)
+        (root / "snippets").mkdir(mode=0o700)
+        write(root / "upstream-shop.conf", upstream)
+        write(root / "snippets" / "headers-shop.conf", "add_header X-Test 1;\n")
+    (tmp_path / "state").mkdir()
+    return live, stage
+
+
+@pytest.fixture
+def reloads(monkeypatch):
+    """systemctl calls made through module.run_command; every other command really runs."""
+    calls = []
+    real = AnsibleModule.run_command
+
+    def run_command(self, args, *rest, **kwargs):
+        if args[0] == "systemctl":
+            calls.append(list(args))
+            return (1, "", "Job for nginx.service failed.") if "broken" in args else (0, "", "")
+        return real(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    return calls
+
+
+@pytest.fixture
+def run(capsys, trees, tmp_path, reloads):
+    live, stage = trees
+
+    def run(check=False, diff=False, **args):
+        args.setdefault("stage", str(stage))
+        args.setdefault("live", str(live))
+        args.setdefault("service", "nginx")
+        args.setdefault("test_command", ["true"])
+        args.setdefault("lock_file", str(tmp_path / "state" / "apply.lock"))
+        return run_module(proxy_config, capsys, args, check=check, diff=diff)
+
+    return run
+
+
+def test_four_steps_swap_once_and_reload_once(run, trees, reloads):
+    live, stage = trees
+    before, staged = tree(live), tree(stage)
+
+    first_check = run(check=True)
+    assert first_check["changed"] and first_check["swapped"] and first_check["reloaded"], first_check
+    assert first_check["differences"] == ["upstream-shop.conf"]
+    assert tree(live) == before and reloads == []
+
+    first_run = run()
+    assert first_run["changed"] and first_run["swapped"] and first_run["reloaded"], first_run
+    assert tree(live) == staged != before
+    assert reloads == [["systemctl", "reload-or-restart", "nginx"]]
+    assert not os.path.lexists(f"{live}.new") and not os.path.lexists(f"{live}.old")
+
+    for check in (True, False):
+        again = run(check=check)
+        assert not again["changed"] and not again["swapped"] and not again["reloaded"], again
+        assert again["differences"] == []
+    assert tree(live) == staged and len(reloads) == 1
+
+
+def test_a_refused_configuration_fails_with_the_servers_message_and_leaves_live_alone(run, trees, reloads):
+    live, stage = trees
+    before = tree(live)
+
+    result = run(test_command=REFUSE)
+
+    assert result["failed"] and result["rc"] == 1
+    assert 'nginx: [emerg] unknown directive "bogus" in vhost-shop.conf:3' in result["msg"]
+    assert f"live configuration in {live} is unchanged" in result["msg"]
+    assert tree(live) == before and reloads == []
+    assert not os.path.lexists(f"{live}.new")
+    # Check mode runs no test: it reports what a run would try.
+    assert run(check=True, test_command=REFUSE)["swapped"] is True
+
+
+def test_from_live_drops_what_was_staged_and_writes_the_files_into_a_copy(run, trees, tmp_path, reloads):
+    live, stage = trees
+    write(stage / "vhost-gone.conf", "stale\n")
+    drained = tmp_path / "state" / "drain.json"
+    upstream = stage / "upstream-shop.conf"
+    files = [
+        {"dest": str(drained), "mode": "0644", "content": '["b"]\n'},
+        {"dest": str(upstream), "mode": "0600", "content": "server a;\nserver b down;\n"},
+    ]
+
+    check = run(check=True, diff=True, from_live=True, files=files)
+    assert check["changed"] and check["differences"] == ["upstream-shop.conf"], check
+    assert check["written"] == [str(drained), str(upstream)]
+    assert check["diff"] == [
+        {
+            "before_header": str(live / "upstream-shop.conf"),
+            "after_header": str(upstream),
+            "before": "server a;\n",
+            "after": "server a;\nserver b down;\n",
+        }
+    ]
+    assert not drained.exists() and (stage / "vhost-gone.conf").exists()
+
+    result = run(from_live=True, files=files)
+    assert result["swapped"] and result["written"] == [str(drained), str(upstream)], result
+    assert not (stage / "vhost-gone.conf").exists() and not (live / "vhost-gone.conf").exists()
+    assert (live / "upstream-shop.conf").read_text() == "server a;\nserver b down;\n"
+    info = drained.stat()
+    assert drained.read_text() == '["b"]\n' and stat.S_IMODE(info.st_mode) == 0o644 and info.st_uid == 0
+    assert stat.S_IMODE(upstream.stat().st_mode) == 0o600
+
+    for check in (True, False):
+        again = run(check=check, from_live=True, files=files)
+        assert not again["changed"] and again["written"] == [], again
+    assert len(reloads) == 1
+
+
+def test_writing_files_alone_is_not_a_change_and_reload_is_one(run, trees, tmp_path, reloads):
+    live, stage = trees
+    run()
+    marker = tmp_path / "state" / "note"
+    result = run(files=[{"dest": str(marker), "mode": "0640", "content": "x\n"}])
+    assert not result["changed"] and result["written"] == [str(marker)], result
+    assert marker.read_text() == "x\n" and len(reloads) == 1
+
+    check = run(check=True, reload=True)
+    assert check["changed"] and check["reloaded"] and not check["swapped"] and len(reloads) == 1
+    result = run(reload=True)
+    assert result["changed"] and result["reloaded"] and not result["swapped"]
+    assert len(reloads) == 2
+
+
+def test_a_failed_reload_fails_the_task(run):
+    result = run(service="broken")
+    assert result["failed"] and "Reloading broken failed: Job for nginx.service failed." in result["msg"]
+
+
+def test_mode_and_removed_files_are_differences(run, trees):
+    live, stage = trees
+    run()
+    (stage / "snippets" / "headers-shop.conf").chmod(0o644)
+    (stage / "upstream-shop.conf").unlink()
+    result = run(check=True)
+    assert result["differences"] == ["snippets/headers-shop.conf", "upstream-shop.conf"]
+    run()
+    assert not (live / "upstream-shop.conf").exists()
+    assert stat.S_IMODE((live / "snippets" / "headers-shop.conf").stat().st_mode) == 0o644
+
+
+def test_diff_shows_key_material_by_digest_only(run, trees):
+    live, stage = trees
+    write(stage / "tls" / "shop.key", "-----BEGIN PRIVATE KEY-----\nsecret\n")
+    write(stage / "tls" / "shop.crt", "-----BEGIN CERTIFICATE-----\n", 0o644)
+    result = run(check=True, diff=True)
+    shown = {os.path.relpath(d["after_header"], stage): d["after"] for d in result["diff"]}
+    assert "secret" not in str(result)
+    assert shown["tls/shop.key"].startswith("content not shown: sha256 ")
+    assert shown["tls/shop.crt"].startswith("content not shown: sha256 ")
+    assert shown["upstream-shop.conf"] == "server a;\nserver b;\n"
+    assert shown["tls"].startswith("dir, mode ")
+
+
+def test_a_second_holder_waits_for_the_lock_then_fails_clearly(run, tmp_path, trees, monkeypatch):
+    live, stage = trees
+    monkeypatch.setattr(_proxy_config, "_LOCK_POLL", 0.01)
+    lock = tmp_path / "state" / "apply.lock"
+    before = tree(live)
+    with open(lock, "w") as holder:
+        holder.write("4242\n")
+        holder.flush()
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        result = run(lock_timeout=1)
+        assert result["failed"], result
+        assert result["msg"] == (
+            f"Another apply or drain on this proxy holds {lock} (process 4242); gave up after 1 seconds."
+        )
+        assert tree(live) == before
+    assert run(lock_timeout=1)["swapped"] is True
+
+
+def test_check_mode_creates_no_lock_file(run, tmp_path):
+    lock = tmp_path / "state" / "apply.lock"
+    assert run(check=True)["changed"] is True
+    assert not lock.exists()
+
+
+def test_bad_arguments_fail_before_anything_is_touched(run, trees):
+    live, stage = trees
+    before = tree(live)
+    assert "not an octal mode" in run(files=[{"dest": str(stage / "x"), "mode": "rw", "content": ""}])["msg"]
+    assert "must be different" in run(stage=str(live))["msg"]
+    assert "nothing to start the staged tree from" in run(live=str(live) + "-missing", from_live=True)["msg"]
+    assert tree(live) == before
