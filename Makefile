@@ -85,7 +85,7 @@ bench-virtualenv: venv images  ## Time pip vs uv (cold, warm, wheelhouse) buildi
 	benchmarks/virtualenv_bench/run.sh
 
 .PHONY: bench-deploy
-bench-deploy: venv images  ## Deploy, redeploy, no-change and rollback under load: pyops vs deploy_helper
+bench-deploy: venv images  ## Deploy, redeploy, no-change and rollback under load: pyops vs deploy_helper (PYOPS_BENCH_APPS=N hosts, default 2)
 	benchmarks/deploy_bench/run.sh
 
 .PHONY: docs

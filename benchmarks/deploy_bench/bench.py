@@ -1,8 +1,15 @@
-"""The deploy benchmark's steps, run by run.sh once its containers are up (see README in run.sh).
+"""The deploy benchmark's steps, run by run.sh once its containers are up (see the header of run.sh).
 
-Runs first deploy, code-only deploy, no-change deploy and rollback with pyops.deploy, then the same
-four with the deploy_helper baseline, each under steady HTTPS load sent from the proxy to itself,
-and prints them side by side. The table is also written to last-run.json.
+Runs first deploy, code-only deploy, no-change deploy, a code-only deploy with
+deploy_configure_server=false and rollback with pyops.deploy, then the same steps (but the fourth)
+with the deploy_helper baseline, each under steady HTTPS load sent from the proxy to itself, checks
+that each step did what its name says, and prints them side by side with the issue's targets. The
+table is also written to last-run[-wide][-appsN].json; a run with N != 2 app hosts also prints how
+each step's time grows from the 2-host run of the same dependency set, when that run's file exists.
+
+Without containers:
+  bench.py --growth <2-host result.json> <N-host result.json>   prints that growth table
+  bench.py --inventory <file>                                   renders the inventory for PYOPS_BENCH_APPS
 """
 
 import json
@@ -16,31 +23,76 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SAMPLE = ROOT / "examples" / "flask_app"
-INVENTORY = HERE / "inventory.yml"
+# The 2-host inventory; bench.py renders a copy listing PYOPS_BENCH_APPS app hosts into its work dir.
+TEMPLATE = HERE / "inventory.yml"
 PROXY = "pyops-bench-proxy"
-APPS = ["pyops-bench-app1", "pyops-bench-app2"]
 ON_PROXY = "/usr/local/lib/pyops-bench"
 SITE = "https://localhost"
-CLIENTS = os.environ.get("PYOPS_BENCH_CLIENTS", "4")
-# Requests per second between the clients; 0 sends back to back, which saturates this 2-core rig.
-RATE = os.environ.get("PYOPS_BENCH_RATE", "200")
-WORK = Path(tempfile.mkdtemp(prefix="pyops-deploy-bench-"))
+APP_PORT = 8000
 STEPS = ["first deploy", "code-only deploy", "no-change deploy", "rollback"]
 # pyops only: a code-only deploy with deploy_configure_server=false (another play configures the app
 # server), before the rollback, which then goes back to v2.
 CODE_ONLY_SHIPPED = "code-only, no server"
+# The order of the rows in the tables.
+ROWS = [*STEPS[:3], CODE_ONLY_SHIPPED, STEPS[3]]
+
+
+def positive_int(name, default):
+    value = os.environ.get(name) or str(default)
+    if not value.isdigit() or int(value) < 1:
+        sys.exit(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def app_hosts(count):
+    """pyops-bench-app1..N, the names run.sh gives the containers."""
+    return [f"pyops-bench-app{index}" for index in range(1, count + 1)]
+
+
+APPS = app_hosts(positive_int("PYOPS_BENCH_APPS", 2))
+# The load follows the number of app hosts: 2 clients and 100 requests per second per app host
+# (4 clients at 200/s with 2 hosts, as before), so each host sees the same load whatever N is.
+CLIENTS = os.environ.get("PYOPS_BENCH_CLIENTS") or str(2 * len(APPS))
+# Requests per second between the clients; 0 sends back to back, which saturates this 2-core rig.
+RATE = os.environ.get("PYOPS_BENCH_RATE") or str(100 * len(APPS))
 # "sample": the sample's own 9 packages; "wide": a typical production app's 61 (requirements-wide.in).
 DEPS = os.environ.get("PYOPS_BENCH_DEPS", "sample")
 if DEPS not in ("sample", "wide"):
     sys.exit(f"PYOPS_BENCH_DEPS must be sample or wide, not {DEPS!r}")
-RESULT = HERE / ("last-run.json" if DEPS == "sample" else f"last-run-{DEPS}.json")
+WORK = None  # the run's work dir (logs, inventory, code variants), made by main()
+INVENTORY = None
+
+
+def result_path(deps, apps):
+    """last-run.json, last-run-wide.json, last-run-apps6.json, last-run-wide-apps6.json."""
+    return HERE / f"last-run{'' if deps == 'sample' else '-' + deps}{'' if apps == 2 else f'-apps{apps}'}.json"
 
 
 def log(message):
     print(message, flush=True)
+
+
+def render_inventory(path, apps):
+    """Writes inventory.yml with `apps` as the app servers to path, the SSH settings unchanged.
+
+    The ProxyCommand's `{{ inventory_dir }}/../..` becomes the checkout's absolute path: the rendered
+    file lives in the work dir, not two levels under the checkout.
+    """
+    data = yaml.safe_load(TEMPLATE.read_text())
+    variables = data["all"]["vars"]
+    relative = "{{ inventory_dir }}/../.."
+    if relative not in variables["ansible_ssh_common_args"]:
+        raise ValueError(f"{TEMPLATE}: ansible_ssh_common_args no longer reaches the harness via {relative}")
+    variables["ansible_ssh_common_args"] = variables["ansible_ssh_common_args"].replace(relative, str(ROOT))
+    data["all"]["children"]["appservers"]["hosts"] = dict.fromkeys(apps)
+    header = f"# Rendered by {Path(__file__).name} from {TEMPLATE} for {len(apps)} app hosts.\n"
+    path.write_text(header + "---\n" + yaml.safe_dump(data, sort_keys=False, width=1000))
+    return path
 
 
 def proxy(command, check=True):
@@ -51,29 +103,94 @@ def loadavg():
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def fail(label, reason, stdout="", stderr=""):
+    """Stops the run: why, where the log is, the first failed tasks and the playbook's last lines."""
+    lines = stdout.splitlines()
+    # A failed task's line and the indented result under it (ansible.cfg prints results as YAML).
+    failures, inside = [], False
+    for line in lines:
+        if line.startswith(("fatal:", "failed:", "[ERROR]:")):
+            inside = True
+        elif not line.startswith(" "):
+            inside = False
+        if inside:
+            failures.append(line[:1000])
+    parts = [f"{label}: {reason}", f"full output: {WORK / (label + '.log')}"]
+    if failures:
+        parts += ["failed tasks:", *failures[:60]]
+    if lines:
+        parts += ["last 40 lines of its output:", *lines[-40:]]
+    if stderr.strip():
+        parts += ["last 20 lines of its stderr:", *stderr.splitlines()[-20:]]
+    sys.exit("\n".join(parts))
+
+
 def playbook(label, path, *args):
-    """Runs a playbook; returns (wall seconds, changed per host). Its output goes to WORK."""
+    """Runs a playbook; returns (wall seconds, changed per host, output). Its output goes to WORK."""
     started = time.monotonic()
     run = subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(path), *args], capture_output=True, text=True)
     elapsed = time.monotonic() - started
     (WORK / f"{label}.log").write_text(run.stdout + run.stderr)
     if run.returncode != 0:
-        sys.exit(f"{label} failed (rc {run.returncode}):\n{run.stdout[-4000:]}{run.stderr[-2000:]}")
+        fail(label, f"ansible-playbook {path.name} failed (rc {run.returncode})", run.stdout, run.stderr)
     changed = {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+:.*\bchanged=(\d+)", run.stdout, re.M)}
-    return elapsed, changed
+    return elapsed, changed, run.stdout
 
 
 def served():
-    """The release ids the proxy serves, from 20 requests."""
-    releases = set()
-    for _ in range(20):
-        reply = json.loads(proxy(f"cd {ON_PROXY} && python3 http_probe.py {SITE} /healthz").stdout)
-        releases.add(json.loads(reply["body"])["release"] if reply["failed"] == 0 else "FAILED")
-    return sorted(releases)
+    """What serves: each app host's release (asked directly) and the releases the site answers with
+    in 10 requests per app host through the proxy. FAILED where a request failed."""
+    direct = [f"python3 http_probe.py http://{host}:{APP_PORT} /healthz" for host in APPS]
+    site = f"for i in $(seq {10 * len(APPS)}); do python3 http_probe.py {SITE} /healthz; done"
+    replies = [json.loads(line) for line in proxy(f"cd {ON_PROXY} && {'; '.join(direct)}; {site}").stdout.splitlines()]
+
+    def release(reply):
+        return json.loads(reply["body"])["release"] if reply["failed"] == 0 else "FAILED"
+
+    return {
+        "hosts": {host: release(reply) for host, reply in zip(APPS, replies)},
+        "site": sorted({release(reply) for reply in replies[len(APPS) :]}),
+    }
 
 
-def step(flow, name, path, *args, load=True):
-    label = f"{flow}-{name.replace(' ', '-')}"
+def changes(changed):
+    """changed=N per host, in one piece when every host has the same."""
+    values = set(changed.values())
+    return f"changed={values.pop()} on each of {len(changed)} hosts" if len(values) == 1 else f"changed={changed}"
+
+
+def describe(serving):
+    hosts = set(serving["hosts"].values())
+    on_hosts = f"{hosts.pop()} on all {len(APPS)} hosts" if len(hosts) == 1 else json.dumps(serving["hosts"])
+    return f"{on_hosts}, site answers {serving['site']}"
+
+
+def check(flow, name, report, expect):
+    """Why the step did not do what its name says, or None.
+
+    Every app host must serve `expect` afterwards and have changed something, but in the no-change
+    deploy (whose changed=0 is a target, judged in the summary); with pyops the site must answer
+    with `expect` only (no failed request, no other release). The baseline's site may still fail
+    requests (nginx marked both upstreams down during its restart).
+    """
+    problems = []
+    missing = [host for host in APPS if host not in report["changed"]]
+    if missing:
+        problems.append(f"no PLAY RECAP line for {missing}")
+    if name != "no-change deploy":
+        idle = [host for host in APPS if report["changed"].get(host) == 0]
+        if idle:
+            problems.append(f"changed=0 on {idle}: the step did nothing there")
+    wrong = {host: release for host, release in report["settled"]["hosts"].items() if release != expect}
+    if wrong:
+        problems.append(f"app hosts serve {wrong} instead of {expect}")
+    if flow == "pyops" and report["served"]["site"] != [expect]:
+        problems.append(f"the site answers {report['served']['site']} instead of only {expect}")
+    return "; ".join(problems) or None
+
+
+def step(flow, name, expect, path, *args, load=True):
+    label = f"{flow}-{name.replace(' ', '-').replace(',', '')}"
     report = {"load": None}
     if load:
         stop = f"/tmp/{label}.stop"
@@ -83,17 +200,27 @@ def step(flow, name, path, *args, load=True):
         )
         time.sleep(1)  # the clients are sending before the playbook starts
     try:
-        report["seconds"], report["changed"] = playbook(label, path, *args)
+        report["seconds"], report["changed"], output = playbook(label, path, *args)
     finally:
         if load:
             proxy(f"touch {stop}", check=False)
     if load:
         proxy(f"for i in $(seq 60); do test -s /tmp/{label}.json && exit 0; sleep 0.5; done; exit 1")
         report["load"] = json.loads(proxy(f"cat /tmp/{label}.json").stdout)
-    report["served"] = served()
+    report["served"] = report["settled"] = served()
+    # The baseline's gunicorn may still be starting: its hosts get 20 s to answer, not timed.
+    for _ in range(20 if flow == "baseline" else 0):
+        if all(release == expect for release in report["settled"]["hosts"].values()):
+            break
+        time.sleep(1)
+        report["settled"] = served()
     load_text = "no load (nothing served before)" if not load else json.dumps(report["load"])
-    log(f"  {flow:8} {name:17} {report['seconds']:6.1f} s  changed={report['changed']}  now serves {report['served']}")
-    log(f"  {'':8} {'':17} load: {load_text}")
+    log(f"  {flow:8} {name:20} {report['seconds']:6.1f} s  changed={report['changed']}")
+    log(f"  {'':8} {'':20} now serves {describe(report['served'])}")
+    log(f"  {'':8} {'':20} load: {load_text}")
+    problem = check(flow, name, report, expect)
+    if problem:
+        fail(label, f"the {flow} {name} did not do what it says: {problem}", output)
     return report
 
 
@@ -122,17 +249,18 @@ def tarball(src, name):
     return path
 
 
-def flow(name, deploy, rollback, extra_vars, v1, v2, more=()):
-    """The four steps with one flow's playbooks; extra_vars(source, release) gives their -e arguments.
+def flow(name, deploy, rollback, extra_vars, v1, v2, more=(), back_to="v1"):
+    """The steps with one flow's playbooks; extra_vars(source, release) gives their -e arguments.
 
-    ``more`` adds deploys before the rollback: (label, source, release, extra -e pairs).
+    ``more`` adds deploys before the rollback: (label, source, release, extra -e pairs). The rollback
+    must go back to ``back_to``, the release that served before the last deploy.
     """
     steps = [("first deploy", v1, "v1", []), ("code-only deploy", v2, "v2", []), ("no-change deploy", v2, "v2", [])]
     result = {}
     for label, source, release, extra in [*steps, *more]:
         args = [arg for pair in extra_vars(source, release) + extra for arg in ("-e", pair)]
-        result[label] = step(name, label, deploy, *args, load=label != "first deploy")
-    result["rollback"] = step(name, "rollback", rollback)
+        result[label] = step(name, label, release, deploy, *args, load=label != "first deploy")
+    result["rollback"] = step(name, "rollback", back_to, rollback)
     return result
 
 
@@ -142,7 +270,8 @@ def pyops_flow(v1, v2, v3):
 
     more = [(CODE_ONLY_SHIPPED, v3, "v3", ["deploy_configure_server=false"])]
     playbooks = ROOT / "playbooks"
-    return flow("pyops", playbooks / "deploy.yml", playbooks / "rollback.yml", extra_vars, v1, v2, more)
+    # v3 replaced v2, which served before it: a plain rollback goes back to v2.
+    return flow("pyops", playbooks / "deploy.yml", playbooks / "rollback.yml", extra_vars, v1, v2, more, "v2")
 
 
 def baseline_flow(v1, v2):
@@ -151,6 +280,7 @@ def baseline_flow(v1, v2):
     def extra_vars(source, release):
         return [f"baseline_archive={archives[source]}", f"baseline_release={release}"]
 
+    # baseline_rollback.yml goes to the release made before current: v1.
     return flow("baseline", HERE / "baseline_deploy.yml", HERE / "baseline_rollback.yml", extra_vars, v1, v2)
 
 
@@ -161,30 +291,71 @@ def cell(report):
     return f"{report['seconds']:7.1f} s | {load['failed']:6d} | {load['p50_ms']:5.0f}/{load['p99_ms']:<5.0f} ms"
 
 
+def verdict(applies, met):
+    """'met' / 'not met', or why the target does not apply to this run."""
+    if applies is not True:
+        return f"n/a: {applies}"
+    return "met" if met else "not met"
+
+
+def targets(pyops, baseline, sent, failed, apps, deps):
+    """Issue 20's targets: (target, this run's figure, verdict) rows."""
+    two = True if apps == 2 else f"this run has {apps} hosts (see the growth table)"
+    sample_two = True if deps == "sample" and apps == 2 else f"this run: {deps} deps, {apps} hosts"
+    code_only = pyops["code-only deploy"]["seconds"]
+    no_change = pyops["no-change deploy"]
+    changed = no_change["changed"]
+    unchanged = bool(changed) and set(changed.values()) == {0}
+    rollback = pyops["rollback"]["seconds"]
+    ratio = baseline["code-only deploy"]["seconds"] / code_only
+    changed_text = changes(changed) if changed else "no PLAY RECAP"
+    return [
+        ("code-only deploy <= 8 s (sample deps, 2 hosts)", f"{code_only:.1f} s", verdict(sample_two, code_only <= 8)),
+        ("no-change deploy <= 3 s (2 hosts)", f"{no_change['seconds']:.1f} s", verdict(two, no_change["seconds"] <= 3)),
+        ("no-change deploy reports changed=0", changed_text, verdict(True, unchanged)),
+        ("rollback of 2 hosts <= 2 s wall", f"{rollback:.1f} s", verdict(two, rollback <= 2)),
+        (
+            ">= 10,000 requests under load, 0 failed",
+            f"{sent:,} sent, {failed:,} failed",
+            verdict(True, sent >= 10000 and failed == 0),
+        ),
+        (
+            "code-only >= 3x faster than the baseline (wide deps)",
+            f"{ratio:.1f}x",
+            verdict(True if deps == "wide" else f"this run: {deps} deps", ratio >= 3),
+        ),
+    ]
+
+
 def summary(pyops, baseline, loads):
     sent = sum(r["load"]["sent"] for r in pyops.values() if r["load"])
     failed = sum(r["load"]["failed"] for r in pyops.values() if r["load"])
     ratio = baseline["code-only deploy"]["seconds"] / pyops["code-only deploy"]["seconds"]
     shipped_ratio = baseline["code-only deploy"]["seconds"] / pyops[CODE_ONLY_SHIPPED]["seconds"]
     per_host = pyops["rollback"]["seconds"] / len(APPS)
-    unchanged = set(pyops["no-change deploy"]["changed"].values()) == {0}
+    rows = targets(pyops, baseline, sent, failed, len(APPS), DEPS)
+    width = max(len(row[0]) for row in rows)
+    figure_width = max(len(row[1]) for row in rows)
     lines = [
         f"{'step':20} | {'pyops time':>9} | {'failed':>6} | {'p50/p99':>13} "
         f"| {'baseline':>9} | {'failed':>6} | p50/p99",
         "-" * 100,
     ]
-    lines += [f"{name:20} | {cell(pyops[name])} | {cell(baseline[name])}" for name in STEPS]
-    lines.insert(-1, f"{CODE_ONLY_SHIPPED:20} | {cell(pyops[CODE_ONLY_SHIPPED])} | (no baseline step)")
+    for name in ROWS:
+        other = cell(baseline[name]) if name in baseline else "(no baseline step)"
+        lines.append(f"{name:20} | {cell(pyops[name])} | {other}")
     lines += [
         "",
-        f"pyops requests under load: {sent} sent, {failed} failed (target: 0 failed, >= 10000 sent)",
-        f"code-only deploy, baseline/pyops: {ratio:.1f}x (target: >= 5x);"
-        f" with deploy_configure_server=false: {shipped_ratio:.1f}x",
-        f"rollback: {pyops['rollback']['seconds']:.1f} s for {len(APPS)} hosts, {per_host:.1f} s per host"
-        f" (target: < 3 s); baseline {baseline['rollback']['seconds']:.1f} s",
-        f"no-change deploy changed=0: {'yes' if unchanged else 'NO'} {pyops['no-change deploy']['changed']}"
-        f" (baseline: {baseline['no-change deploy']['changed']})",
-        f"dependency set: {DEPS} ({count_requirements()} packages)",
+        f"{'issue 20 target':{width}} | {'this run':{figure_width}} | verdict",
+        "-" * 100,
+        *(f"{target:{width}} | {figure:{figure_width}} | {result}" for target, figure, result in rows),
+        "",
+        f"code-only deploy, baseline/pyops: {ratio:.1f}x; with deploy_configure_server=false: {shipped_ratio:.1f}x",
+        f"rollback: {pyops['rollback']['seconds']:.1f} s for {len(APPS)} hosts ({per_host:.1f} s per host);"
+        f" baseline {baseline['rollback']['seconds']:.1f} s",
+        f"no-change deploy: pyops {changes(pyops['no-change deploy']['changed'])},"
+        f" baseline {changes(baseline['no-change deploy']['changed'])}",
+        f"{len(APPS)} app hosts; dependency set: {DEPS} ({count_requirements()} packages)",
         f"load average at start / end: {loads[0]} / {loads[1]} on {os.cpu_count()} cores; {CLIENTS} load clients"
         f" at {RATE} requests/s between them ({'back to back' if float(RATE) == 0 else 'steady'})",
     ]
@@ -194,11 +365,56 @@ def summary(pyops, baseline, loads):
         "code_only_ratio": round(ratio, 2),
         "code_only_no_server_ratio": round(shipped_ratio, 2),
         "rollback_seconds_per_host": round(per_host, 2),
-        "no_change_changed_zero": unchanged,
+        "no_change_changed_zero": rows[2][2] == "met",
+        "targets": [{"target": target, "figure": figure, "verdict": result} for target, figure, result in rows],
     }
 
 
+def growth(base, current):
+    """How each step's time grows from the hosts of `base` (a result file's dict) to those of `current`."""
+    few, many = base.get("apps", 2), current.get("apps", 2)
+    lines = [
+        f"growth from {few} to {many} app hosts, {current['deps']} deps"
+        f" ({few}-host run of {base['date']}, {many}-host run of {current['date']}):",
+        f"{'step':20} | {'pyops ' + str(few):>9} | {'pyops ' + str(many):>9} | {'ratio':>5} "
+        f"| {'baseline ' + str(few):>11} | {'baseline ' + str(many):>11} | {'ratio':>5}",
+        "-" * 100,
+    ]
+
+    def columns(flow, name, width):
+        if name not in base[flow] or name not in current[flow]:
+            return f"{'-':>{width}} | {'-':>{width}} | {'-':>5}"
+        before, after = base[flow][name]["seconds"], current[flow][name]["seconds"]
+        return f"{before:{width - 2}.1f} s | {after:{width - 2}.1f} s | {after / before:4.2f}x"
+
+    lines += [f"{name:20} | {columns('pyops', name, 9)} | {columns('baseline', name, 11)}" for name in ROWS]
+    rates = [f"{run['rate'] / run.get('apps', 2):g}" for run in (base, current)]
+    lines.append(f"load per app host: {rates[0]} requests/s at {few} hosts, {rates[1]} at {many}")
+    return lines
+
+
+def compare(result, two_hosts):
+    """The growth table from the 2-host run in two_hosts to this N-host run; nothing for a 2-host run."""
+    if result["apps"] == 2:
+        return []
+    if not two_hosts.exists():
+        return ["", f"no 2-host result of the {result['deps']} deps ({two_hosts.name}) to compare with"]
+    return ["", *growth(json.loads(two_hosts.read_text()), result)]
+
+
 def main():
+    global WORK, INVENTORY
+    if sys.argv[1:2] == ["--growth"] and len(sys.argv) == 4:
+        few, many = (json.loads(Path(name).read_text()) for name in sys.argv[2:])
+        log("\n".join(growth(few, many)))
+        return
+    if sys.argv[1:2] == ["--inventory"] and len(sys.argv) == 3:
+        render_inventory(Path(sys.argv[2]), APPS)
+        return
+    if len(sys.argv) > 1:
+        sys.exit(__doc__)
+    WORK = Path(tempfile.mkdtemp(prefix="pyops-deploy-bench-"))
+    INVENTORY = render_inventory(WORK / "inventory.yml", APPS)
     loads = [loadavg()]
     log(
         f"deploy benchmark: {len(APPS)} app hosts behind {PROXY}, dependency set {DEPS!r},"
@@ -215,20 +431,22 @@ def main():
     baseline = baseline_flow(v1, v2)
     loads.append(loadavg())
     lines, totals = summary(pyops, baseline, loads)
-    log("\n" + "\n".join(lines))
     result = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cores": os.cpu_count(),
         "loadavg": loads,
+        "apps": len(APPS),
         "clients": int(CLIENTS),
         "rate": float(RATE),
         "deps": DEPS,
         "pyops": pyops,
         "baseline": baseline,
         "totals": totals,
-        "table": lines,
     }
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    lines += compare(result, result_path(DEPS, 2))
+    log("\n" + "\n".join(lines))
+    result["table"] = lines
+    result_path(DEPS, len(APPS)).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
