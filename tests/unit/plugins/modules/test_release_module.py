@@ -51,23 +51,6 @@ def tree(path):
     return found
 
 
-@pytest.fixture
-def root(tmp_path):
-    return tmp_path / "app"
-
-
-@pytest.fixture
-def run(capsys, root):
-    """Run the release module on ``root`` with common arguments filled in."""
-
-    def run(check=False, diff=False, **args):
-        args.setdefault("path", str(root))
-        args.setdefault("audit_user", "tester")
-        return run_module(release, capsys, args, check=check, diff=diff)
-
-    return run
-
-
 def four_step(run, root, audited_noop=False, **args):
     """Check mode, run, check mode, run: the idempotence contract every state must keep.
 

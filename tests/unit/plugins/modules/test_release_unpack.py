@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.pyops.deploy.plugins.modules import release
 from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils._release.tarballs import (
     b64,
     code,
@@ -29,7 +28,6 @@ from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils._release.t
 )
 from ansible_collections.pyops.deploy.tests.unit.plugins.modules.test_release_module import (
     four_step,
-    run_module,
     tree,
 )
 
@@ -37,35 +35,6 @@ GROUP = "nogroup"
 GID = grp.getgrnam(GROUP).gr_gid
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the unpack sets ownership: run as root, as a deploy does")
-
-
-@pytest.fixture
-def root(tmp_path):
-    return tmp_path / "app"
-
-
-@pytest.fixture
-def run(capsys, root):
-    def run(check=False, diff=False, **args):
-        args.setdefault("path", str(root))
-        args.setdefault("audit_user", "tester")
-        return run_module(release, capsys, args, check=check, diff=diff)
-
-    return run
-
-
-@pytest.fixture
-def source(tmp_path):
-    """An app tree whose own root is private, with a log/ of its own and a package with a log/ too."""
-    src = tmp_path / "src"
-    (src / "app" / "log").mkdir(parents=True)
-    (src / "log").mkdir()
-    (src / "app" / "__init__.py").write_text("VERSION = 1\n")
-    (src / "app" / "log" / "__init__.py").write_text("")
-    (src / "log" / ".gitkeep").write_text("")
-    (src / "RELEASE").write_text("from the repository\n")
-    src.chmod(0o700)
-    return src
 
 
 def pack(cache, src, kind="dir"):
