@@ -12,7 +12,7 @@ import subprocess
 import uuid
 
 import pytest
-from lynis_index import hardening_indexes
+from lynis_index import MISREAD_TESTS, hardening_indexes
 from sandbox_site import APPS, HTTP, HTTPS, MONITOR, PROXY, ROOT, RUN_TIMEOUT, get, podman_host, recap_changed, served
 
 # Every test looks at the sandbox's hosts: if they cannot be brought up, each reports that.
@@ -150,9 +150,13 @@ def test_a_requests_log_lines_reach_the_collector_as_json():
 def test_lynis_scores_each_app_host_80_or_more():
     """The hardening target, judged on the hosts as the whole site leaves them. Beside what the
     hardening scenario's hosts have, these ship their logs to a collector, which Lynis counts
-    (LOGG-2154). Lynis is installed for the audit, as an auditor would."""
+    (LOGG-2154). Lynis is installed for the audit, as an auditor would. Its security-archive test
+    misreads Debian 13's deb822 sources (lynis_index.MISREAD_TESTS): apt proves that archive instead."""
     for app in APPS:
-        podman_host(app).run_expect([0], "DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis")
-    scores = hardening_indexes(APPS)
-    print(f"lynis hardening index: {scores}")
+        host = podman_host(app)
+        host.run_expect([0], "DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis")
+        codename = host.check_output(". /etc/os-release && echo $VERSION_CODENAME")
+        assert f"{codename}-security" in host.check_output("apt-cache policy"), app
+    scores = hardening_indexes(APPS, leave_out=MISREAD_TESTS)
+    print(f"lynis hardening index without {sorted(MISREAD_TESTS)}: {scores}")
     assert all(score >= 80 for score in scores.values()), scores
