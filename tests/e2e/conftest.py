@@ -17,8 +17,11 @@ from sandbox_site import ROOT, RUN_TIMEOUT
 def sandbox():
     # The tests need fresh hosts (the first site run must change every one): a sandbox left by a
     # killed run or by `make demo` still holds releases, locks and drained upstreams.
-    subprocess.run([ROOT / "tools" / "sandbox.sh", "down"], check=True)
-    subprocess.run([ROOT / "tools" / "sandbox.sh", "up"], check=True)
+    # PYOPS_REUSE_SANDBOX=1 keeps the running one, to rerun later test files against the state a
+    # kept sandbox (PYOPS_KEEP_SANDBOX=1) was left in.
+    if not os.environ.get("PYOPS_REUSE_SANDBOX"):
+        subprocess.run([ROOT / "tools" / "sandbox.sh", "down"], check=True)
+        subprocess.run([ROOT / "tools" / "sandbox.sh", "up"], check=True)
     yield
     if not os.environ.get("PYOPS_KEEP_SANDBOX"):
         subprocess.run([ROOT / "tools" / "sandbox.sh", "down"], check=True)
