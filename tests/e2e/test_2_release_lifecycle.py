@@ -203,8 +203,8 @@ def test_rollback_returns_to_the_release_that_served_before(run_playbook):
     print(f"rollback of {len(APPS)} hosts: {elapsed:.1f} s wall time")
 
 
-def test_release_left_by_a_rollback_is_refused_before_anything_is_built(run_playbook):
-    run = run_playbook("pyops.deploy.deploy", "-e", "deploy_release=v2")
+def test_release_left_by_a_rollback_is_refused_before_anything_is_built(run_playbook, v2):
+    run = deploy_v2_from_git(run_playbook, v2)
     assert run.returncode != 0
     assert "Release v2 is marked failed on this host" in run.stdout, run.stdout[-3000:]
     assert "Take the deploy lock" not in run.stdout
