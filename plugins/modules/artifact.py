@@ -47,7 +47,9 @@ options:
     choices: [dir, archive, git, wheel]
   src:
     description:
-      - What to pack, as O(kind) says. With O(kind=git), a URL may carry credentials
+      - What to pack, as O(kind) says. A directory, archive or wheel is a path on the controller,
+        absolute or relative to the working directory (C(~) is not expanded).
+      - With O(kind=git), a local path or a URL. A URL may carry credentials
         (C(https://user:token@host/repo.git)). They are never returned and are removed from error
         messages and from RV(source).
     type: str
@@ -198,11 +200,7 @@ def main():
     # A URL's password or token is masked wherever ansible would show it, the invocation included.
     module.no_log_values.update(url_secrets(src))
     source = describe(kind, src, params["git_ref"])
-    git = "git"
-    if kind == "git":
-        git = module.get_bin_path("git", required=True)
-    else:
-        src = os.path.expanduser(src)
+    git = module.get_bin_path("git", required=True) if kind == "git" else "git"
 
     def run(argv):
         return module.run_command(argv, environ_update={"GIT_TERMINAL_PROMPT": "0"})
