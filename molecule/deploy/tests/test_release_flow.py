@@ -196,6 +196,8 @@ def test_a_killed_run_keeps_its_lock_until_it_is_broken(deploy, ansible_playbook
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
     finally:
+        # The killed run's hook unit outlives it; let it end, or the recovery's hook of the same
+        # name could not start ("Unit sample-hook-before-switch-0.service was already loaded").
         for app in APPS:
             host(app).run(f"touch {go}")
     wait_for("the orphaned hooks", lambda: all(host(app).run(f"systemctl is-active {hook}").rc != 0 for app in APPS))
