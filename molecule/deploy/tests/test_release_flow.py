@@ -1,0 +1,303 @@
+"""The release flow as an operator sees it: through the proxy, the hosts' release records, its lock
+and the playbooks' own words. Converge left v1 serving on both app hosts; each test builds on the
+one before (the releases they leave are the next one's history):
+
+v2 under load -> v3 while a v4 is refused by its lock -> v5 killed, seen, refused, recovered ->
+v6 broken, a plain rollback does nothing -> a named rollback to v2, a plain one does nothing ->
+v7 fails a hook, v8 prunes to 3 -> v9 in check mode changes nothing.
+
+The end-to-end suite (tests/e2e) runs the same flow on hardened hosts through the galaxy tarball.
+"""
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from scenario_hosts import scenario_host
+
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+DEPLOY = "playbooks/deploy.yml"
+ROLLBACK = "playbooks/rollback.yml"
+STATUS = "playbooks/status.yml"
+PROXY = "pyops-deploy-proxy"
+APPS = ["pyops-deploy-app1", "pyops-deploy-app2"]
+ROOT = "/srv/sample"
+LOCK = f"{ROOT}/.deploy.lock"
+# Code-only deploys after converge (the app server is configured already): what a pipeline that
+# runs site.yml separately does, and a quicker run.
+CODE_ONLY = ["-e", "deploy_configure_server=false"]
+
+
+def host(name):
+    return scenario_host(name)
+
+
+def recap_changed(stdout):
+    return {
+        line.split()[0]: int(line.split("changed=")[1].split()[0])
+        for line in stdout.splitlines()
+        if "changed=" in line and "ok=" in line
+    }
+
+
+def said(run):
+    """The run's output with its line wrapping undone (the YAML callback folds long messages)."""
+    return " ".join(run.stdout.split())
+
+
+def records(app):
+    return json.loads(host(app).file(f"{ROOT}/.releases.json").content_string)["releases"]
+
+
+def lock(app):
+    found = host(app).file(LOCK)
+    return json.loads(found.content_string) if found.exists else None
+
+
+def release_dirs(app):
+    return set(host(app).check_output(f"ls {ROOT}/releases").split())
+
+
+def current(app):
+    return host(app).check_output(f"readlink {ROOT}/current").rsplit("/", 1)[-1]
+
+
+def audit(app):
+    return host(app).file(f"{ROOT}/deploy-audit.jsonl").content_string.splitlines()
+
+
+def hook_waiting_for(release):
+    """A before_switch hook that holds the run (and its locks) until the test lets it go."""
+    go = f"{ROOT}/shared/log/go-{release}"
+    command = f"for i in $(seq 240); do test -e {go} && exit 0; sleep 0.5; done; exit 1"
+    return ["-e", json.dumps({"deploy_hooks": [{"name": "wait for the test", "command": command}]})], go
+
+
+def wait_for(what, predicate, seconds=300):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory):
+    """variant(release, patch="") -> a copy of the Flask sample whose package gets `patch` appended."""
+
+    def make(release, patch=""):
+        path = tmp_path_factory.mktemp(release) / "app"
+        shutil.copytree(PROJECT / "examples" / "flask_app", path, ignore=shutil.ignore_patterns("__pycache__"))
+        init = path / "pyops_sample_flask" / "__init__.py"
+        init.write_text(init.read_text() + f"\nVERSION_MARK = {release!r}\n{patch}")
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def deploy(ansible_playbook, variant):
+    """deploy(release, *args, patch="", wait=True): the deploy playbook on a variant named `release`."""
+
+    def run(release, *args, patch="", wait=True):
+        src = variant(release, patch)
+        source = ["-e", f"deploy_src_dir={src}", "-e", f"deploy_release={release}"]
+        return ansible_playbook(DEPLOY, *source, *args, wait=wait)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def served(http_probe):
+    """served() -> ({release}, {app host}) answering through the proxy, after each app host was asked itself."""
+    proxy = host(PROXY)
+
+    def read():
+        for app in APPS:
+            direct = http_probe(host(app), "127.0.0.1:8000")
+            assert direct["failed"] == 0, (app, direct)
+        http_probe(proxy, "https://localhost")
+        probe = f"python3 {http_probe.path} https://localhost /healthz"
+        out = proxy.check_output(f"for i in 1 2 3 4 5 6 7 8; do {probe}; done")
+        bodies = [json.loads(json.loads(line)["body"]) for line in out.splitlines()]
+        return {b["release"] for b in bodies}, {b["host"] for b in bodies}
+
+    return read
+
+
+def test_converge_serves_v1_through_the_proxy(served):
+    assert served() == ({"v1"}, set(APPS))
+    for app in APPS:
+        assert records(app)["v1"]["status"] == "good"
+        assert lock(app) is None
+
+
+def test_v2_under_load_without_a_failed_request(deploy, served, http_probe):
+    proxy = host(PROXY)
+    http_probe(proxy, "https://localhost")
+    started = proxy.check_output(
+        f"setsid python3 {http_probe.path} https://localhost /healthz 900 > /tmp/load.json 2>&1 < /dev/null & echo $!"
+    )
+    try:
+        run = deploy("v2")
+    finally:
+        proxy.run(f"kill -TERM {started}")
+    wait_for("the load's report", lambda: proxy.file("/tmp/load.json").content_string.strip(), 60)
+    report = json.loads(proxy.file("/tmp/load.json").content_string)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert report["sent"] > 50, report
+    assert report["failed"] == 0, report
+    assert served() == ({"v2"}, set(APPS))
+    for app in APPS:
+        assert current(app) == "v2"
+        assert records(app)["v2"]["served_from"] == "v1"
+
+
+def test_a_second_run_of_the_same_owner_is_refused_by_the_first_runs_lock(deploy, served):
+    hold, go = hook_waiting_for("v3")
+    first = deploy("v3", *CODE_ONLY, *hold, wait=False)
+    try:
+        wait_for("v3's locks", lambda: all(lock(app) for app in APPS))
+        held = lock(APPS[0])
+        assert held["run_id"] and all(lock(app)["run_id"] == held["run_id"] for app in APPS)
+        before = {app: records(app) for app in APPS}
+        second = deploy("v4", *CODE_ONLY)
+        assert second.returncode != 0
+        holder = f"deploy lock on {ROOT} is held by {held['owner']} (run {held['run_id']}"
+        assert holder in said(second), second.stdout[-3000:]
+        for app in APPS:
+            assert lock(app)["run_id"] == held["run_id"]
+            assert "v4" not in release_dirs(app)
+            assert "v4" not in records(app)
+            assert records(app)["v3"] == before[app]["v3"]
+            assert not [line for line in audit(app) if '"v4"' in line]
+        assert served()[0] == {"v2"}
+    finally:
+        for app in APPS:
+            host(app).run(f"touch {go}")
+    assert first.wait(timeout=600) == 0
+    assert served() == ({"v3"}, set(APPS))
+    for app in APPS:
+        assert lock(app) is None
+
+
+def test_a_killed_run_keeps_its_lock_until_it_is_broken(deploy, ansible_playbook, served):
+    hold, go = hook_waiting_for("v5")
+    run = deploy("v5", *CODE_ONLY, *hold, wait=False)
+    hook = "sample-hook-before-switch-0.service"
+    try:
+        # Killed while every host holds its lock and runs the hook: the release is built, not live.
+        wait_for("v5's hook", lambda: all(host(app).run(f"systemctl is-active {hook}").rc == 0 for app in APPS))
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    finally:
+        # The killed run's hook unit outlives it; let it end, or the recovery's hook of the same
+        # name could not start ("Unit sample-hook-before-switch-0.service was already loaded").
+        for app in APPS:
+            host(app).run(f"touch {go}")
+    wait_for("the orphaned hooks", lambda: all(host(app).run(f"systemctl is-active {hook}").rc != 0 for app in APPS))
+    left = {app: lock(app) for app in APPS}
+    run_id = left[APPS[0]]["run_id"]
+    assert run_id and all(held["run_id"] == run_id for held in left.values()), left
+    assert served()[0] == {"v3"}
+
+    status = ansible_playbook(STATUS)
+    assert status.returncode == 0, status.stdout[-3000:]
+    table = said(status)
+    for app in APPS:
+        row = table[table.index(f"- {app} ") :][:300]
+        assert f"run {run_id}" in row and "v5" in row, row
+
+    refused = ansible_playbook(ROLLBACK)
+    assert refused.returncode != 0
+    assert f"is held by {left[APPS[0]]['owner']} (run {run_id}" in said(refused), refused.stdout[-3000:]
+    assert {app: lock(app) for app in APPS} == left
+    assert served()[0] == {"v3"}
+
+    recovered = deploy("v5", *CODE_ONLY, "-e", "deploy_break_lock=true")
+    assert recovered.returncode == 0, recovered.stdout[-3000:]
+    assert served() == ({"v5"}, set(APPS))
+    for app in APPS:
+        assert lock(app) is None
+        assert records(app)["v5"]["status"] == "good"
+
+
+def test_a_broken_release_never_takes_traffic_and_a_rollback_then_does_nothing(deploy, ansible_playbook, served):
+    run = deploy("v6", *CODE_ONLY, patch="raise RuntimeError('v6 is broken')\n")
+    assert run.returncode != 0
+    assert "failed its health check" in said(run), run.stdout[-3000:]
+    assert "v6 is broken" in said(run)
+    assert served() == ({"v5"}, set(APPS))
+    for app in APPS:
+        assert lock(app) is None
+        assert records(app)["v6"]["status"] == "failed"
+        assert not records(app)["v6"].get("served")
+
+    before = {app: records(app) for app in APPS}
+    rollback = ansible_playbook(ROLLBACK)
+    assert rollback.returncode == 0, rollback.stdout[-3000:]
+    assert "failed before it took traffic" in said(rollback), rollback.stdout[-3000:]
+    assert {app: recap_changed(rollback.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
+    assert served() == ({"v5"}, set(APPS))
+    for app in APPS:
+        assert records(app) == before[app]
+        assert lock(app) is None
+
+
+def test_a_named_rollback_then_a_plain_one_that_does_nothing(ansible_playbook, served):
+    named = ansible_playbook(ROLLBACK, "-e", "deploy_rollback_to=v2")
+    assert named.returncode == 0, named.stdout[-3000:]
+    assert served() == ({"v2"}, set(APPS))
+    for app in APPS:
+        assert records(app)["v5"]["status"] == "failed"
+        assert lock(app) is None
+
+    before = {app: records(app) for app in APPS}
+    plain = ansible_playbook(ROLLBACK)
+    assert plain.returncode == 0, plain.stdout[-3000:]
+    assert "v2 is current because of a rollback from v5; repeating the rollback does nothing" in said(plain), (
+        plain.stdout[-3000:]
+    )
+    assert {app: recap_changed(plain.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
+    assert served() == ({"v2"}, set(APPS))
+    for app in APPS:
+        assert records(app) == before[app]
+
+
+def test_prune_keeps_what_served_and_removes_what_never_did_first(deploy, served):
+    # v7 fails a hook: built on every host, never checked, never live, not marked failed.
+    failing = json.dumps({"deploy_hooks": [{"name": "fails", "command": "echo v7 cannot build >&2; exit 4"}]})
+    run = deploy("v7", *CODE_ONLY, "-e", failing)
+    assert run.returncode != 0
+    assert "hook fails failed (exit 4)" in said(run), run.stdout[-3000:]
+    for app in APPS:
+        assert "v7" in release_dirs(app)
+        assert lock(app) is None
+    assert served()[0] == {"v2"}
+
+    run = deploy("v8", *CODE_ONLY, "-e", "deploy_keep=3")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert served() == ({"v8"}, set(APPS))
+    for app in APPS:
+        # v8 and its rollback target v2, then the release that served most recently (v3, not v1);
+        # v7 (never live, the newest of all) and the failed v5 and v6 go.
+        assert release_dirs(app) == {"v8", "v2", "v3"}, app
+        assert set(records(app)) == {"v8", "v2", "v3"}, app
+
+
+def test_check_mode_of_a_new_release_changes_nothing(deploy, served):
+    before = {app: (records(app), audit(app), release_dirs(app)) for app in APPS}
+    run = deploy("v9", *CODE_ONLY, "--check", "--diff")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "current at v9 (now v8)" in said(run), run.stdout[-3000:]
+    assert all(changed > 0 for changed in (recap_changed(run.stdout)[app] for app in APPS))
+    assert served() == ({"v8"}, set(APPS))
+    for app in APPS:
+        assert (records(app), audit(app), release_dirs(app)) == before[app]
+        assert lock(app) is None
+        assert current(app) == "v8"
