@@ -83,6 +83,12 @@ def hooks_running(app):
     return [line.split()[0] for line in listed.splitlines() if line.strip()]
 
 
+def recovery_hook_only(app, dead_run):
+    """Whether the one hook running on the host is another run's than ``dead_run``."""
+    running = hooks_running(app)
+    return len(running) == 1 and dead_run not in running[0]
+
+
 def wait_for(what, predicate, seconds=300):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -220,11 +226,12 @@ def test_a_killed_run_keeps_its_lock_until_it_is_broken(deploy, ansible_playbook
 
     assert all(hooks_running(app) for app in APPS)
     recovered = deploy("v5", *CODE_ONLY, *hold, "-e", "deploy_break_lock=true", wait=False)
-    # The recovery's own hook waits too: by then the dead run's hook must be gone on every host.
-    wait_for("the recovery's hook", lambda: all(len(hooks_running(app)) == 1 for app in APPS))
-    assert all(run_id not in hooks_running(app)[0] for app in APPS)
-    for app in APPS:
-        host(app).run(f"touch {go}")
+    try:
+        # The recovery's own hook waits too; when it runs, the dead run's hook is gone on every host.
+        wait_for("the recovery's hook", lambda: all(recovery_hook_only(app, run_id) for app in APPS))
+    finally:
+        for app in APPS:
+            host(app).run(f"touch {go}")
     assert recovered.wait(timeout=600) == 0
     assert served() == ({"v5"}, set(APPS))
     for app in APPS:
