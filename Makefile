@@ -84,6 +84,10 @@ test: lint unit sanity galaxy molecule-all  ## Every gate and every Molecule sce
 bench-virtualenv: venv images  ## Time pip vs uv (cold, warm, wheelhouse) building the Flask sample's venv
 	benchmarks/virtualenv_bench/run.sh
 
+.PHONY: bench-site
+bench-site: venv images  ## Time site.yml on the sandbox: first converge, no-op, no-op under Mitogen (not beside demo or e2e)
+	benchmarks/site_bench/run.sh
+
 .PHONY: bench-deploy
 bench-deploy: venv images  ## Deploy, redeploy, no-change and rollback under load: pyops vs deploy_helper (PYOPS_BENCH_APPS=N hosts, default 2)
 	benchmarks/deploy_bench/run.sh
