@@ -224,6 +224,8 @@ options:
       - It must be a regular file, not a symlink. It is removed once the code is unpacked, and also when
         the release already holds this code.
       - In check mode, a missing O(src) is not an error (the task that would copy it did not run).
+      - O(state=prepared) also removes other C(.incoming-*) files directly under C(releases/) that are
+        older than O(lock_ttl), tarballs copied by runs that stopped before their unpack.
       - Mutually exclusive with O(content).
     type: path
   content:

@@ -168,7 +168,7 @@ class ReleaseManager:
         dirs, files = validate_shared_paths(shared_dirs, shared_files)
         spec = unpack.code_spec(shared=dirs + files, **code)
         plan = self._start("prepared", release)
-        plan_prepare(self.layout, plan, release, dirs, files, force, spec, self._now, self.check_mode)
+        plan_prepare(self.layout, plan, release, dirs, files, force, spec, self._now, self.check_mode, self.lock_ttl)
         return self._finish(plan)
 
     def switch(self, release=None, force=False):

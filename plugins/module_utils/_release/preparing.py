@@ -22,7 +22,7 @@ from ansible_collections.pyops.deploy.plugins.module_utils._release.plan import 
 )
 
 
-def plan_prepare(layout, plan, release, dirs, files, force, spec, now, check_mode):
+def plan_prepare(layout, plan, release, dirs, files, force, spec, now, check_mode, stale_after):
     release_dir = layout.release_dir(release)
     if os.path.islink(release_dir):
         raise ReleaseError(f"release {release} ({release_dir}) is a symlink; refusing to use it")
@@ -35,6 +35,9 @@ def plan_prepare(layout, plan, release, dirs, files, force, spec, now, check_mod
     plan_mkdir(plan, layout.releases)
     for leftover in unpack.leftover_unpacks(layout.releases):
         plan.add(f"remove {leftover}, left by an interrupted unpack", lambda p=leftover: unpack.remove_leftover(p))
+    keep = spec.src if spec is not None else None
+    for leftover in unpack.stale_incoming(layout.releases, now, stale_after, keep=keep):
+        plan.add(f"remove {leftover}, a tarball left by a run that did not unpack it", lambda p=leftover: os.unlink(p))
     unpacking = spec is not None and not os.path.lexists(release_dir)
     if unpacking:
         # The unpack builds the release beside it and renames it into place, links included.

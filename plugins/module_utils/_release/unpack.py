@@ -36,6 +36,8 @@ from ansible_collections.pyops.deploy.plugins.module_utils._release.records impo
 MARKER_FILE = UNPACKED_MARKER
 RESERVED_PREFIX = ".pyops-"
 UNPACKING_PREFIX = ".unpacking-"
+# Where the deploy role copies a tarball too large to travel in the task's arguments (``src``).
+INCOMING_PREFIX = ".incoming-"
 MARKER_MODE = 0o640
 RELEASE_FILE_MODE = 0o644
 IMPLICIT_DIR_MODE = 0o755
@@ -158,6 +160,27 @@ def leftover_unpacks(releases_dir):
     except FileNotFoundError:
         return []
     return sorted(os.path.join(releases_dir, name) for name in names if name.startswith(UNPACKING_PREFIX))
+
+
+def stale_incoming(releases_dir, now, max_age, keep=None):
+    """``.incoming-*`` tarballs under ``releases/`` older than ``max_age`` seconds, but ``keep``.
+
+    A tarball is removed by the unpack that reads it; one is left when its run died or failed before
+    the unpack (another run held the lock, say). A younger one may belong to a run copying it now.
+    """
+    try:
+        names = os.listdir(releases_dir)
+    except FileNotFoundError:
+        return []
+    stale = []
+    for name in sorted(names):
+        path = os.path.join(releases_dir, name)
+        if not name.startswith(INCOMING_PREFIX) or path == keep:
+            continue
+        info = os.lstat(path)
+        if stat.S_ISREG(info.st_mode) and now - info.st_mtime > max_age:
+            stale.append(path)
+    return stale
 
 
 def remove_leftover(path):

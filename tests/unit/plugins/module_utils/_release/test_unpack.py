@@ -18,7 +18,11 @@ import tarfile
 import pytest
 
 from ansible_collections.pyops.deploy.plugins.module_utils._release import unpack
-from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import AppLayout, ReleaseError
+from ansible_collections.pyops.deploy.plugins.module_utils._release.layout import (
+    DEFAULT_LOCK_TTL,
+    AppLayout,
+    ReleaseError,
+)
 from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils._release.helpers import tree
 from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils._release.tarballs import (
     b64,
@@ -405,6 +409,29 @@ def test_an_interrupted_unpack_is_cleaned_and_the_unpack_succeeds(prepare, root)
     assert leftovers(root) == []
     assert (root / "releases" / "r1" / "app" / "__init__.py").read_text() == "VERSION = 1\n"
     assert [r["id"] for r in result["releases"]] == ["r0", "r1"]
+
+
+def test_tarballs_left_by_runs_that_did_not_unpack_them_are_removed_once_older_than_the_lock_ttl(prepare, root, clock):
+    prepare(code(), release="r0")
+    releases = root / "releases"
+    old, young = releases / ".incoming-old.tar.gz", releases / ".incoming-young.tar.gz"
+    for path, age in ((old, DEFAULT_LOCK_TTL + 1), (young, DEFAULT_LOCK_TTL - 1)):
+        path.write_bytes(b"left")
+        os.utime(path, (clock.now - age, clock.now - age))
+    own = releases / ".incoming-own.tar.gz"
+    data = code(member("app/v2.py"))
+    own.write_bytes(data)
+    os.utime(own, (clock.now - 5000, clock.now - 5000))
+
+    checked = prepare(data, release="r1", content=None, src=str(own), check_mode=True)
+    assert f"remove {old}, a tarball left by a run that did not unpack it" in checked["actions"]
+    assert old.exists()
+
+    result = prepare(data, release="r1", content=None, src=str(own))
+    assert f"remove {old}, a tarball left by a run that did not unpack it" in result["actions"]
+    assert not any(str(young) in action for action in result["actions"])
+    assert sorted(path.name for path in releases.glob(".incoming-*")) == [young.name]
+    assert (releases / "r1" / "app" / "v2.py").exists()
 
 
 def test_check_mode_reports_the_unpack_and_touches_nothing(prepare, root):
