@@ -64,15 +64,17 @@ def awx_project(tmp_path_factory, sandbox):
 
 @pytest.fixture(scope="session")
 def run_playbook(awx_project):
-    """run(playbook, *args, wait=True): ansible-playbook from the operator's project, by FQCN.
+    """run(playbook, *args, wait=True, env=None): ansible-playbook from the operator's project, by FQCN.
+
+    env adds to the project's environment (e.g. sandbox_site.mitogen_env()).
 
     wait=False starts it in its own session and returns the Popen, so that a test can kill it.
     """
 
-    def run(playbook, *args, wait=True):
+    def run(playbook, *args, wait=True, env=None):
         argv = ["ansible-playbook", "-i", str(awx_project["data"] / "inventory"), playbook]
         argv += ["-e", f"deploy_src_dir={awx_project['project'] / 'app'}", *args]
-        options = {"cwd": awx_project["project"], "env": awx_project["env"]}
+        options = {"cwd": awx_project["project"], "env": {**awx_project["env"], **(env or {})}}
         if not wait:
             return subprocess.Popen(
                 argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, **options

@@ -16,6 +16,19 @@ PROXY, APPS, MONITOR = "pyops-sandbox-proxy", ("pyops-sandbox-app1", "pyops-sand
 RUN_TIMEOUT = 3600
 
 
+def mitogen_env():
+    """The settings docs/mitogen.md gives for Mitogen's mitogen_linear strategy (mitogen from requirements/dev.txt)."""
+    import ansible_mitogen
+
+    return {
+        "ANSIBLE_STRATEGY": "mitogen_linear",
+        "ANSIBLE_STRATEGY_PLUGINS": str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"),
+        "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+        # The inventory turns host key checking off with ssh options, which Mitogen does not read.
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+    }
+
+
 def podman_host(name):
     return testinfra.get_host("podman://" + name)
 

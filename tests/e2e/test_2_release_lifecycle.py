@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from sandbox_site import APPS, HTTPS, PROXY, ROOT, podman_host, recap_changed, served
+from sandbox_site import APPS, HTTPS, PROXY, ROOT, mitogen_env, podman_host, recap_changed, served
 
 PROBE = ROOT / "molecule" / "http_probe.py"
 pytestmark = pytest.mark.usefixtures("sandbox")
@@ -283,6 +283,30 @@ def test_check_mode_reports_a_new_release_and_changes_nothing(run_playbook, tmp_
     run = run_playbook("pyops.deploy.deploy", "--check", "-e", f"deploy_src_dir={v4}", "-e", "deploy_release=v4")
     assert run.returncode == 0, run.stdout[-3000:]
     assert {app: recap_changed(run.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
+
+
+# Mitogen is a supported engine (docs/mitogen.md): a code-only deploy under it, judged as the one above.
+def test_a_code_change_under_mitogen_is_served_without_a_failed_request(run_playbook, tmp_path_factory):
+    v5m = variant(tmp_path_factory, "v5m", "\nVERSION_MARK = 'v5m'\n")
+    load = subprocess.Popen([sys.executable, str(PROBE), HTTPS, "/healthz", "3600"], stdout=subprocess.PIPE, text=True)
+    run = run_playbook(
+        "pyops.deploy.deploy", "-e", f"deploy_src_dir={v5m}", "-e", "deploy_release=v5m", env=mitogen_env()
+    )
+    load.terminate()
+    report = json.loads(load.communicate(timeout=60)[0])
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "strategy plugins not included in ansible.builtin" in " ".join(run.stderr.split()), run.stderr[-2000:]
+    assert report["sent"] > 100, report
+    assert report["failed"] == 0, report
+    assert served() == ({"v5m"}, set(APPS))
+    for app in APPS:
+        assert not podman_host(app).file("/srv/sample/.deploy.lock").exists
+    # The same release again under Mitogen: nothing to do.
+    again = run_playbook(
+        "pyops.deploy.deploy", "-e", f"deploy_src_dir={v5m}", "-e", "deploy_release=v5m", env=mitogen_env()
+    )
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert {app: recap_changed(again.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0)
 
 
 # A CI pipeline that builds the app's wheel ships it with its pinned requirements: the server imports
