@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: dependency_audit
 short_description: Audit a packed release's requirements lock with pip-audit before it is deployed
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs on the controller (the deploy role delegates it to C(localhost), once per run). Reads the
     requirements lock O(requirements) from the packed release O(artifact) (the tarball

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: release_sbom
 short_description: Write a CycloneDX SBOM of a release's virtualenv into the release
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Lists every distribution installed in O(venv) (its C(lib/python*/site-packages/*.dist-info) and
     C(*.egg-info) metadata, read with the standard library, never following a symlink) and writes them as
