@@ -47,6 +47,10 @@ options:
     description: The deploy lock's owner, for the audit line.
     type: str
     default: ""
+  source:
+    description: Where the release's code came from, for the audit line (credentials in a URL are masked).
+    type: str
+    default: ""
 attributes:
   check_mode:
     support: full
@@ -131,6 +135,7 @@ def main():
             "audit_root": {"type": "path"},
             "run_id": {"type": "str", "default": ""},
             "lock_owner": {"type": "str", "default": ""},
+            "source": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -169,6 +174,7 @@ def record_in_audit_log(p, result):
         "host": socket.gethostname(),
         "action": "sbom",
         "release": p["release"],
+        "source": p["source"] or None,
         "run_id": p["run_id"] or None,
         "lock_owner": p["lock_owner"] or None,
         "result": "ok",

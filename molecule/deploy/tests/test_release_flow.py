@@ -13,6 +13,7 @@ The end-to-end suite (tests/e2e) runs the same flow on hardened hosts through th
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -373,6 +374,10 @@ def osv(tmp_path_factory):
         log.close()
 
 
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def allow(expires):
     entry = {"id": "CVE-2099-7007", "reason": "the debugger is never enabled", "expires": expires}
     return ["-e", json.dumps({"deploy_audit_allow": [entry]})]
@@ -421,7 +426,7 @@ def test_an_allowlisted_advisory_passes_and_the_release_has_its_sbom(deploy, osv
         assert h.run(f"runuser -u sample -- sh -c 'echo x >> {path}'").rc != 0
         document = json.loads(sbom.content_string)
         assert document["bomFormat"] == "CycloneDX"
-        listed = {c["name"].lower().replace("_", "-"): c["version"] for c in document["components"]}
+        listed = {canonical(c["name"]): c["version"] for c in document["components"]}
         venv = f"{ROOT}/releases/v10/venv"
         pip_list = h.run(f"{venv}/bin/python -m pip list --format json")
         if pip_list.rc != 0:  # a venv built by uv has no pip of its own: uv's pip list reads the same metadata
@@ -429,7 +434,7 @@ def test_an_allowlisted_advisory_passes_and_the_release_has_its_sbom(deploy, osv
                 f"$(ls -d /opt/pyops/uv/*/bin/uv | head -1) pip list --python {venv}/bin/python --format json"
             )
         assert pip_list.rc == 0, pip_list.stderr
-        installed = {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads(pip_list.stdout)}
+        installed = {canonical(p["name"]): p["version"] for p in json.loads(pip_list.stdout)}
         assert listed == installed
         assert listed["werkzeug"] == "3.1.9" and listed["flask"] == "3.1.3"
         digest = h.check_output(f"sha256sum {path}").split()[0]

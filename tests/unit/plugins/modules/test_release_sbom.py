@@ -32,7 +32,8 @@ def app(tmp_path):
 def args(root, **extra):
     release = root / "releases" / "v1"
     base = {"release_dir": str(release), "venv": str(release / "venv"), "app": "sample", "release": "v1"}
-    return dict(base, audit_root=str(root), run_id="run-1", lock_owner="me@ctl", **extra)
+    audit = {"audit_root": str(root), "run_id": "run-1", "lock_owner": "me@ctl", "source": "git:https://tok@git/x@v1"}
+    return dict(base, **audit, **extra)
 
 
 def audit_lines(root):
@@ -57,6 +58,7 @@ def test_check_run_check_again_run_again(app, capsys):
     (line,) = audit_lines(app)
     assert line["action"] == "sbom" and line["release"] == "v1" and line["run_id"] == "run-1"
     assert line["details"]["sbom_sha256"] == done["sha256"]
+    assert line["source"] == "git:https://***@git/x@v1"
 
     assert run_module(release_sbom, capsys, args(app), check=True)["changed"] is False
     again = run_module(release_sbom, capsys, args(app))
