@@ -65,6 +65,22 @@ def read_requirements(tarball, member):
     raise AuditError(f"{member} in the release is a chain of more than {_MAX_LINK_HOPS} links")
 
 
+# Options of a requirements file that name another file: read on the controller, they would let the code
+# make the gate read (and print parts of) any file there.
+_FILE_OPTIONS = re.compile(r"^(-r|--requirement|-c|--constraint|-e|--editable)(\s|=|$)")
+
+
+def check_lock(data, member):
+    """Refuse a lock that names other files (``-r``, ``-c``, ``-e``): the gate audits one self-contained lock."""
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        if _FILE_OPTIONS.match(line.strip()):
+            raise AuditError(
+                f"{member} line {number} names another file ({line.strip().split()[0]}): the gate audits one "
+                "self-contained lock; export the resolved pins into it (uv export, pip-compile)"
+            )
+    return data
+
+
 # ---- pip-audit -------------------------------------------------------------------------------------
 
 

@@ -138,6 +138,7 @@ from ansible_collections.pyops.deploy.plugins.module_utils._dependency_audit imp
     DEFAULT_OSV_URL,
     FAIL_ON_CHOICES,
     AuditError,
+    check_lock,
     judge,
     osv_vuln_url,
     parse_allowlist,
@@ -210,7 +211,7 @@ def run_pip_audit(module, executable, work):
     p = module.params
     requirements = os.path.join(work, "requirements.txt")
     with open(requirements, "wb") as handle:
-        handle.write(read_requirements(p["artifact"], p["requirements"]))
+        handle.write(check_lock(read_requirements(p["artifact"], p["requirements"]), p["requirements"]))
     output = os.path.join(work, "report.json")
     argv = pip_audit_argv(executable, requirements, output, p["osv_url"], p["timeout"], p["cache_dir"])
     rc, _out, err = module.run_command(argv, cwd=work)

@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.pyops.deploy.plugins.module_utils._dependency_audit import (
     AuditError,
     at_or_above,
+    check_lock,
     cvss3_base_score,
     judge,
     osv_vuln_url,
@@ -206,3 +207,11 @@ def test_judge_and_table():
     below = judge([dict(findings[1], severity="low", severity_checked=True)], {}, "high")
     assert below[0]["blocking"] is False
     assert table(below)[1].split()[-3:] == ["low", "below", "threshold"]
+
+
+def test_a_lock_that_names_other_files_is_refused():
+    lock = b"flask==3.1.3 \\\n    --hash=sha256:00\n# -r in a comment\nwerkzeug==3.1.9\n"
+    assert check_lock(lock, "requirements.txt") == lock
+    for line in ("-r /etc/passwd", "--requirement=base.txt", "  -c constraints.txt", "-e .", "--editable git+x"):
+        with pytest.raises(AuditError, match="line 2 names another file"):
+            check_lock(b"flask==3.1.3\n" + line.encode() + b"\n", "requirements.txt")
