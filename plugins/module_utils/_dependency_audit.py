@@ -13,6 +13,7 @@ import math
 import posixpath
 import re
 import tarfile
+from urllib.parse import quote
 
 SEVERITIES = ("low", "medium", "high", "critical")
 FAIL_ON_CHOICES = ("any",) + SEVERITIES
@@ -140,7 +141,7 @@ def osv_vuln_url(osv_url, advisory):
     """The OSV ``GET /v1/vulns/<id>`` URL beside a ``/v1/query`` URL."""
     base = osv_url or DEFAULT_OSV_URL
     base = re.sub(r"/v1/query/?$", "", base.rstrip("/"))
-    return f"{base}/v1/vulns/{advisory}"
+    return f"{base}/v1/vulns/{quote(advisory, safe='')}"
 
 
 _CVSS3 = {

@@ -134,6 +134,7 @@ def test_vuln_url_beside_the_query_url():
     assert osv_vuln_url("http://127.0.0.1:9/v1/query", "A-1") == "http://127.0.0.1:9/v1/vulns/A-1"
     assert osv_vuln_url("https://osv.example.com/osv/v1/query/", "A") == "https://osv.example.com/osv/v1/vulns/A"
     assert osv_vuln_url("", "A") == "https://api.osv.dev/v1/vulns/A"
+    assert osv_vuln_url("", "../x?y") == "https://api.osv.dev/v1/vulns/..%2Fx%3Fy"
 
 
 @pytest.mark.parametrize(
