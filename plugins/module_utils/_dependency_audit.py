@@ -46,7 +46,7 @@ def read_requirements(tarball, member):
     try:
         with tarfile.open(tarball, "r:*") as tar:
             members = {_normal(info.name): info for info in tar.getmembers()}
-            for _ in range(_MAX_LINK_HOPS):
+            for _hop in range(_MAX_LINK_HOPS):
                 info = members.get(wanted)
                 if info is None:
                     raise AuditError(f"the release has no {member}: there is no requirements lock to audit")

@@ -193,8 +193,8 @@ def test_allowlist_entries_and_expiry():
 
 
 def test_judge_and_table():
-    _, findings = parse_report(json.dumps(REPORT))
-    allowed, _ = parse_allowlist([{"id": "CVE-2099-1", "reason": "debug only", "expires": "2027-01-01"}], TODAY)
+    _audited, findings = parse_report(json.dumps(REPORT))
+    allowed, _problems = parse_allowlist([{"id": "CVE-2099-1", "reason": "debug only", "expires": "2027-01-01"}], TODAY)
     judged = judge(findings, allowed, "any")
     assert [(f["id"], f["allowed"], f["blocking"]) for f in judged] == [
         ("PYSEC-2099-1", "debug only", False),

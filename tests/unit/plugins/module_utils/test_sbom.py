@@ -76,7 +76,7 @@ def test_metadata_behind_a_symlink_is_not_read(venv, tmp_path):
     # linked directory is not a distribution of this virtualenv.
     assert ("evil", "1.0") in found
     assert ("leaked", "6.6.6") not in found
-    assert not [name for name, _ in found if name == "elsewhere"]
+    assert not [dist for dist in found if dist[0] == "elsewhere"]
 
 
 def test_a_directory_that_is_no_virtualenv_is_an_error(tmp_path):
