@@ -107,8 +107,9 @@ demo-down:  ## Remove the sandbox containers and network
 	tools/sandbox.sh down
 
 .PHONY: lock
-lock: venv  ## Re-pin requirements/dev.txt from requirements/dev.in
+lock: venv  ## Re-pin requirements/dev.txt and requirements/ee.txt from their .in files
 	$(BIN)/uv pip compile -q --python-version 3.11 requirements/dev.in -o requirements/dev.txt
+	$(BIN)/uv pip compile -q --python-version 3.11 --no-emit-package pip requirements/ee.in -o requirements/ee.txt
 
 .PHONY: clean
 clean:  ## Remove build output (keeps .venv and images)

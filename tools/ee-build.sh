@@ -53,6 +53,7 @@ ee ansible-doc pyops.deploy.release | grep "^> MODULE"
 ee ansible-playbook --syntax-check pyops.deploy.site -i localhost,
 ee python3 -c 'import cryptography; print("cryptography", cryptography.__version__)'
 ee ssh -V
+ee pip-audit --version
 # The deploy role's controller side, as AWX runs it (uid 1000, HOME=/runner): pack a git ref.
 ee sh -ec 'git init -q /tmp/app && echo "print(1)" >/tmp/app/app.py && git -C /tmp/app add app.py
   git -C /tmp/app -c user.name=ee -c user.email=ee@localhost commit -qm one

@@ -39,6 +39,11 @@ options:
       - A systemd service that serves the app from C(<path>/current), such as C(shop.service).
       - Adds RV(running), the release that the service's main process runs, and fills in RV(serving).
     type: str
+  sbom_package:
+    description:
+      - A Python distribution's name (any spelling, such as C(Flask) or C(flask)). Adds to each release
+        RV(releases[].sbom_package_version), its version in the release's SBOM (see M(pyops.deploy.release_sbom)).
+    type: str
 attributes:
   check_mode:
     support: full
@@ -156,6 +161,18 @@ releases:
           (the artifact's sha256). V(null) unless that is a regular file (not a symlink) holding 64 hex digits.
       type: str
       sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    sbom_sha256:
+      description:
+        - The sha256 of the release's SBOM C(releases/<id>/.pyops-sbom.cdx.json) (the CycloneDX document
+          M(pyops.deploy.release_sbom) wrote of its virtualenv, the same digest the audit log's C(sbom) line
+          records). V(null) unless that is a regular file (not a symlink).
+      type: str
+      sample: 3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b
+    sbom_package_version:
+      description: The version of O(sbom_package) in the release's SBOM, V(null) when it lists none or there is none.
+      returned: when O(sbom_package) is given
+      type: str
+      sample: 3.1.3
   sample:
     - id: "20240501T120000Z"
       status: good
@@ -295,6 +312,7 @@ last_deploys:
       details: {}
 """
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -309,6 +327,7 @@ from ansible_collections.pyops.deploy.plugins.module_utils._release.layout impor
     DEFAULT_LOCK_TTL,
     ReleaseError,
 )
+from ansible_collections.pyops.deploy.plugins.module_utils._sbom import release_sbom_view
 
 
 def main():
@@ -318,6 +337,7 @@ def main():
             "history": {"type": "int", "default": DEFAULT_HISTORY},
             "lock_ttl": {"type": "int", "default": DEFAULT_LOCK_TTL},
             "service": {"type": "str"},
+            "sbom_package": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -328,6 +348,9 @@ def main():
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg=f"reading {params['path']} failed: {exc}")
+    for view in result["releases"]:
+        # The release's SBOM: read without following a symlink, like the unpack marker.
+        view.update(release_sbom_view(os.path.join(params["path"], "releases", view["id"]), params["sbom_package"]))
     if params["service"]:
         result["running"] = find_running_release(module, params["path"], params["service"])
         result["serving"] = result["running"]

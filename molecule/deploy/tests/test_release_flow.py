@@ -4,15 +4,20 @@ one before (the releases they leave are the next one's history):
 
 v2 under load -> v3 while a v4 is refused by its lock -> v5 killed, seen, refused, recovered ->
 v6 broken, a plain rollback does nothing -> a named rollback to v2, a plain one does nothing ->
-v7 fails a hook, v8 prunes to 3 -> v9 in check mode changes nothing.
+v7 fails a hook, v8 prunes to 3 -> v9 in check mode changes nothing -> v10 refused by the dependency
+gate (a vulnerable pin, then an expired allowlist entry), deployed with it allowlisted, its SBOM
+matching the virtualenv and answering the status playbook's package question.
 
 The end-to-end suite (tests/e2e) runs the same flow on hardened hosts through the galaxy tarball.
 """
 
 import json
 import os
+import re
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -68,6 +73,11 @@ def current(app):
 
 def audit(app):
     return host(app).file(f"{ROOT}/deploy-audit.jsonl").content_string.splitlines()
+
+
+def state(app):
+    """What a refused deploy must leave as it was on a host."""
+    return current(app), records(app), audit(app), release_dirs(app), lock(app)
 
 
 def hook_waiting_for(release):
@@ -314,3 +324,130 @@ def test_check_mode_of_a_new_release_changes_nothing(deploy, served):
         assert (records(app), audit(app), release_dirs(app)) == before[app]
         assert lock(app) is None
         assert current(app) == "v8"
+
+
+# ---- the dependency gate and the SBOM (pyops.deploy.dependency_audit, pyops.deploy.release_sbom) ----
+
+# The sample's werkzeug pin, with an advisory only the test's own OSV service knows.
+ADVISORY = {
+    "id": "PYSEC-2099-7",
+    "aliases": ["CVE-2099-7007"],
+    "summary": "test advisory: werkzeug's debugger runs code from the request",
+    "schema_version": "1.6.0",
+    "modified": "2026-01-01T00:00:00Z",
+    "published": "2026-01-01T00:00:00Z",
+    "database_specific": {"severity": "HIGH"},
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "werkzeug"},
+            "versions": ["3.1.9"],
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.1.10"}]}],
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def osv(tmp_path_factory):
+    """An OSV-compatible service on the controller (molecule/deploy/osv_server.py) serving ADVISORY;
+    yields the deploy's arguments that turn the gate on against it, and its query log."""
+    work = tmp_path_factory.mktemp("osv")
+    (work / "advisories.json").write_text(json.dumps([ADVISORY]))
+    log = open(work / "queries.log", "w")  # noqa: SIM115 - open while the server runs
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).parents[1] / "osv_server.py"),
+            str(work / "advisories.json"),
+            str(work / "port"),
+        ],
+        stderr=log,
+    )
+    try:
+        wait_for("the OSV service", lambda: (work / "port").exists(), 30)
+        url = f"http://127.0.0.1:{(work / 'port').read_text()}/v1/query"
+        gate = ["-e", "deploy_audit=true", "-e", f"deploy_audit_osv_url={url}", "-e", "deploy_audit_fail_on=high"]
+        yield gate, work / "queries.log"
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def allow(expires):
+    entry = {"id": "CVE-2099-7007", "reason": "the debugger is never enabled", "expires": expires}
+    return ["-e", json.dumps({"deploy_audit_allow": [entry]})]
+
+
+def test_a_vulnerable_pin_is_refused_once_before_any_host_changes(deploy, osv, served):
+    gate, queries = osv
+    before = {app: state(app) for app in APPS}
+    # The whole deploy, app_server role included: the gate comes before any host is set up.
+    run = deploy("v10", *gate)
+    assert run.returncode != 0
+    text = said(run)
+    assert "1 known vulnerability at or above high; the deploy stops before any host is locked" in text, run.stdout[
+        -3000:
+    ]
+    assert "werkzeug 3.1.9 PYSEC-2099-7 (CVE-2099-7007) 3.1.10 high BLOCKS" in text, run.stdout[-3000:]
+    for app in APPS:
+        assert state(app) == before[app]
+        assert "v10" not in release_dirs(app)
+    assert served()[0] == {"v8"}
+    # Audited once for the run, not once per host: one query per pinned package.
+    assert queries.read_text().count("POST /v1/query") == 9, queries.read_text()
+
+
+def test_an_expired_allowlist_entry_stops_the_deploy_and_says_so(deploy, osv):
+    gate, _ = osv
+    before = {app: state(app) for app in APPS}
+    run = deploy("v10", *CODE_ONLY, *gate, *allow("2026-01-31"))
+    assert run.returncode != 0
+    assert "allowlist entry CVE-2099-7007 expired on 2026-01-31" in said(run), run.stdout[-3000:]
+    for app in APPS:
+        assert state(app) == before[app]
+
+
+def test_an_allowlisted_advisory_passes_and_the_release_has_its_sbom(deploy, osv, served):
+    gate, _ = osv
+    run = deploy("v10", *CODE_ONLY, *gate, *allow("2999-12-31"))
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "allowed: the debugger is never enabled" in said(run)
+    assert served() == ({"v10"}, set(APPS))
+    for app in APPS:
+        h = host(app)
+        path = f"{ROOT}/releases/v10/.pyops-sbom.cdx.json"
+        sbom = h.file(path)
+        assert (sbom.user, sbom.group, sbom.mode) == ("root", "root", 0o644)
+        assert h.run(f"runuser -u sample -- sh -c 'echo x >> {path}'").rc != 0
+        document = json.loads(sbom.content_string)
+        assert document["bomFormat"] == "CycloneDX"
+        listed = {canonical(c["name"]): c["version"] for c in document["components"]}
+        venv = f"{ROOT}/releases/v10/venv"
+        pip_list = h.run(f"{venv}/bin/python -m pip list --format json")
+        if pip_list.rc != 0:  # a venv built by uv has no pip of its own: uv's pip list reads the same metadata
+            pip_list = h.run(
+                f"$(ls -d /opt/pyops/uv/*/bin/uv | head -1) pip list --python {venv}/bin/python --format json"
+            )
+        assert pip_list.rc == 0, pip_list.stderr
+        installed = {canonical(p["name"]): p["version"] for p in json.loads(pip_list.stdout)}
+        assert listed == installed
+        assert listed["werkzeug"] == "3.1.9" and listed["flask"] == "3.1.3"
+        digest = h.check_output(f"sha256sum {path}").split()[0]
+        line = [json.loads(entry) for entry in audit(app) if '"sbom"' in entry and '"v10"' in entry]
+        assert [entry["details"]["sbom_sha256"] for entry in line] == [digest]
+
+
+def test_status_names_the_hosts_that_run_a_package_version(ansible_playbook):
+    status = ansible_playbook(STATUS, "-e", "status_package=Werkzeug", "-e", "status_package_version=3.1.9")
+    assert status.returncode == 0, status.stdout[-3000:]
+    text = said(status)
+    for app in APPS:
+        assert f"{app} v10 Werkzeug 3.1.9" in text, status.stdout[-3000:]
+    assert "2 of 2 hosts run Werkzeug 3.1.9" in text
+    other = ansible_playbook(STATUS, "-e", "status_package=werkzeug", "-e", "status_package_version=3.1.10")
+    assert "0 of 2 hosts run werkzeug 3.1.10" in said(other), other.stdout[-3000:]
