@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from monitoring_helpers import APP_HOSTS, CHECK_NRPE, PKI
+from monitoring_helpers import APP_HOSTS, CHECK_NRPE, PKI, wait_for
 from scenario_hosts import scenario_host
 
 SYSTEM = ["check_load", "check_disk", "check_swap", "check_memory", "check_procs", "check_ntp_time"]
@@ -95,3 +95,26 @@ def test_tls12_handshake_without_client_certificate_is_refused(mon, name):
     result = mon.run(S_CLIENT.format(name=name, options=CA_ONLY))
     assert result.rc != 0, result.stdout
     assert "alert handshake failure" in result.stdout, result.stdout
+
+
+def test_nagios_check_nrpe_refuses_an_anonymous_server(mon):
+    """Something in an agent's place that has no certificate can offer only an anonymous suite. check_nrpe
+    checks -A only against a certificate that is sent, so with its defaults (ADH and AECDH allowed) it
+    would talk to it; the objects' command line (-d 0 and the agents' cipher list) refuses it."""
+    fleet = mon.file(f"{PKI}/fleet.cfg").content_string
+    line = re.search(r"command_name\s+pyops_check_nrpe\n\s+command_line\s+(.*)", fleet).group(1)
+    for macro, value in {"$USER1$": "/usr/lib/nagios/plugins", "$HOSTADDRESS$": "127.0.0.1"}.items():
+        line = line.replace(macro, value)
+    command = line.replace("$_HOSTNRPE_PORT$", "5667").replace("$ARG1$", "check_load")
+    pid = mon.check_output(
+        "setsid openssl s_server -accept 127.0.0.1:5667 -nocert -tls1_2 -cipher 'aNULL:@SECLEVEL=0' -www"
+        " </dev/null >/tmp/anonymous-nrpe.log 2>&1 & echo $!"
+    )
+    try:
+        assert wait_for(lambda: mon.run("ss -Hltn 'sport = :5667'").stdout.strip(), timeout=15)
+        result = mon.run(command)
+    finally:
+        mon.run(f"kill {pid}")
+    assert result.rc != 0, result.stdout
+    assert "Could not complete SSL handshake" in result.stdout, result.stdout
+    assert "no shared cipher" in mon.file("/tmp/anonymous-nrpe.log").content_string
