@@ -13,7 +13,9 @@ directories with their owner, group and mode, files with theirs and the sha1 of 
 template writes there, and the units the role enables and starts. Everything is read the way the
 role's own modules read it (the group and user modules, file with follow, template without follow,
 stat of the link, systemd_service's is-enabled and running states), so an empty ``differs`` means
-those tasks would change nothing. Anything that cannot be read or compared is a difference: the
+those tasks would change nothing. Given a ``server``, it also says what the release behind the link
+lacks to run the server (``server_missing``), so that the role fails before it starts a server that
+systemd cannot execute (``status=203/EXEC``). Anything that cannot be read or compared is a difference: the
 tasks then run and say what is wrong. Neither the answer nor an error holds a file's content or digest
 (the env file holds secrets). A file is opened with O_NOFOLLOW, and a directory the app may write
 (``follow`` false) is read with lstat, so a link planted there is a difference, never followed.
@@ -22,6 +24,7 @@ tasks then run and say what is wrong. Neither the answer nor an error holds a fi
 from __future__ import annotations
 
 import errno
+import glob
 import grp
 import hashlib
 import os
@@ -187,6 +190,29 @@ def unit_differences(started, reload_units, run_command, systemctl="systemctl"):
     return differs, reload_needed
 
 
+def server_missing(release, server):
+    """What the release's venv lacks to run the server: its executable, the modules it loads.
+
+    Only tells whether names exist (nothing is opened or run); the executable is read with lstat.
+    """
+    venv = os.path.join(release, server["venv"])
+    missing = []
+    executable = os.path.join(server["venv"], "bin", server["executable"])
+    try:
+        st = os.lstat(os.path.join(release, executable))
+        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
+            missing.append(f"{executable} (not an executable file)")
+    except OSError as exc:
+        missing.append(f"{executable} ({unreadable(exc)})")
+    for name in server.get("modules") or []:
+        site = os.path.join(glob.escape(venv), "lib", "python3*", "site-packages")
+        if not glob.glob(os.path.join(site, glob.escape(name))) and not glob.glob(
+            os.path.join(site, glob.escape(name) + ".py")
+        ):
+            missing.append(f"the module {name} (in {server['venv']}/lib/python3*/site-packages)")
+    return missing
+
+
 def read_state(query, run_command, systemctl="systemctl"):
     """{"current": whether the release link exists, "differs": [in words], "daemon_reload": bool}."""
     current = os.path.lexists(query["current"])  # the stat module's `exists`: a link, even dangling
@@ -198,4 +224,7 @@ def read_state(query, run_command, systemctl="systemctl"):
         differs += file_differences(want)
     started = query["units"] + (query["release_units"] if current else [])
     unit_differs, reload_needed = unit_differences(started, query["reload_units"], run_command, systemctl)
-    return {"current": current, "differs": differs + unit_differs, "daemon_reload": reload_needed}
+    state = {"current": current, "differs": differs + unit_differs, "daemon_reload": reload_needed}
+    if query.get("server"):
+        state["server_missing"] = server_missing(query["current"], query["server"]) if current else []
+    return state

@@ -133,6 +133,27 @@ options:
     type: list
     elements: str
     default: []
+  server:
+    description:
+      - What the release behind O(current) must hold to run the app server; RV(server_missing) says
+        what it lacks. Not checked when O(current) does not exist. A release directory may also be given as
+        O(current) (such as C(/srv/shop/releases/r42)) to check a release before it runs.
+    type: dict
+    suboptions:
+      venv:
+        description: The venv's directory in the release.
+        type: str
+        default: venv
+      executable:
+        description: The server's executable in the venv's C(bin/), such as C(gunicorn) or C(uwsgi).
+        type: str
+        required: true
+      modules:
+        description:
+          - Top-level modules the server loads, looked for in the venv's C(site-packages), such as C(uvicorn_worker).
+        type: list
+        elements: str
+        default: []
 attributes:
   check_mode:
     support: full
@@ -166,7 +187,15 @@ EXAMPLES = r"""
     units: [shop.socket]
     release_units: [shop.service]
     reload_units: [shop.socket, shop.service]
+    server: {venv: venv, executable: gunicorn, modules: [uvicorn_worker]}
   register: shop_state
+
+- name: Check a release's venv holds the server before it runs
+  pyops.deploy.app_server_state:
+    current: /srv/shop/releases/r42
+    server: {venv: venv, executable: gunicorn}
+  register: r42
+  failed_when: r42.server_missing | length > 0
 """
 
 RETURN = r"""
@@ -186,6 +215,12 @@ daemon_reload:
   returned: success
   type: bool
   sample: false
+server_missing:
+  description: What the release's venv lacks of O(server), in words; empty when it has all or O(current) does not exist.
+  returned: when O(server) is given
+  type: list
+  elements: str
+  sample: ["venv/bin/gunicorn (missing)"]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -234,6 +269,14 @@ def argument_spec():
         "units": {"type": "list", "elements": "str", "default": []},
         "release_units": {"type": "list", "elements": "str", "default": []},
         "reload_units": {"type": "list", "elements": "str", "default": []},
+        "server": {
+            "type": "dict",
+            "options": {
+                "venv": {"type": "str", "default": "venv"},
+                "executable": {"type": "str", "required": True},
+                "modules": {"type": "list", "elements": "str", "default": []},
+            },
+        },
     }
 
 

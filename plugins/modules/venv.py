@@ -19,8 +19,14 @@ description:
     (RV(action=create)).
   - A build runs the installer's commands, links the bytecode of the files the venv shares with
     O(bytecode_from) and compiles the rest, gives the venv to O(owner) (files uv hardlinked from its cache stay
-    root's, since they are the cache's), removes group and world write permission, and writes the marker last
-    and atomically, so that a build cut short is done again by the next run.
+    root's, since they are the cache's), removes group and world write permission and adds group and world read
+    (and search on directories and executables), and writes the marker last and atomically, so that a build
+    cut short is done again by the next run. A file linked from a cache that an older build left 0640 under a
+    hardened umask is made readable this way, in the cache too.
+  - With uv, the requirements (or lock) are installed with C(uv pip sync), which installs only what the file
+    lists, so the file must be a complete lock. C(uv pip check) then runs; a dependency missing (a
+    requirements file with Django but not asgiref) or in conflict fails the build before the marker, with the
+    uv's finding and how to lock the file. The pip installer resolves dependencies itself.
   - uv is installed when missing, as C(<uv_dir>/<uv_version>/bin/uv), from its wheel in O(wheelhouse) or
     with pip from the index.
   - Everything runs with umask C(0022), whatever the caller's, so that the app's user can read the venv.

@@ -16,9 +16,9 @@ HOSTS = ["pyops-appsrv-debian12", "pyops-appsrv-debian13"]
 ROLE = "pyops.deploy.app_server : "
 READ = "Read the app's user, directories, files and units in one go"
 ARG_SPEC = "Validating arguments against arg spec"
-# What runs of the role when nothing differs: the argument spec's validation, the settings check and
-# the state read, the one task that reaches the host.
-UNCHANGED_RUN = {ARG_SPEC, "Check the app's settings", READ}
+# What runs of the role when nothing differs: the argument spec's validation, the settings check,
+# the state read (the one task that reaches the host) and the check of its server_missing.
+UNCHANGED_RUN = {ARG_SPEC, "Check the app's settings", READ, "Check the release's venv holds the server"}
 # The includes of the tasks that change the host, skipped then.
 CHANGING = {"Create the app's user and files", "Write the server configuration and systemd units", "Start the app"}
 
@@ -71,7 +71,8 @@ def test_a_drifted_app_is_found_out_and_repaired_without_showing_its_env_file(an
             " && systemctl disable --now flask-heartbeat.timer"
             " && sed -i 's/^timeout = .*/timeout = 99/' /etc/flask/gunicorn.conf.py",
         )
-    secrets = {"not-a-real-secret"} | {h.check_output("sha1sum /etc/flask/env").split()[0] for h in hosts.values()}
+    secrets = {"not-a-real-secret", "FAKEnotarealkey"}
+    secrets |= {h.check_output("sha1sum /etc/flask/env").split()[0] for h in hosts.values()}
     # -vvv prints every task's arguments and every command sent over SSH: the env file's content
     # and digest must still not show.
     run = ansible_playbook(SERVE, "-vvv")

@@ -229,12 +229,29 @@ class Venv:
         if self.p["installer"] == "uv":
             ensure_directory(self.p["cache_dir"], 0o755, uid=0, gid=0)
 
+    def check_complete(self, env):
+        """`uv pip sync` installs what the file lists and nothing it depends on: a file that is not a
+        complete lock leaves the venv without dependencies (Django without asgiref). Refused here, before
+        the marker, so the venv is never taken for built and the next run checks again."""
+        try:
+            run("uv pip check", [self.uv, "pip", "check", "--python", self.venv_python], None, env)
+        except VenvError as exc:
+            named = self.p.get("requirements") or self.lock or "the packages"
+            raise VenvError(
+                f"the venv at {self.path} lacks dependencies of what it installed: {named} must be a complete "
+                "lock, every dependency pinned (uv pip sync installs only what is listed). Lock it, e.g. "
+                "`uv pip compile --generate-hashes requirements.in -o requirements.txt` (or pip-compile "
+                f"--generate-hashes), or give a uv.lock as the lock.\n{exc}"
+            ) from None
+
     def build(self):
         env = self.uv_env() if self.p["installer"] == "uv" else self.index_env("PIP")
         for name, argv, skip_if_venv in self.steps():
             if skip_if_venv and os.path.lexists(self.venv_python):
                 continue
             self.timed(name, run, name, argv, "/" if name == "uv venv" else None, env)
+        if self.p["installer"] == "uv":
+            self.timed("uv pip check", self.check_complete, env)
         carried = 0
         if self.carries():
             try:
@@ -246,10 +263,10 @@ class Venv:
         if self.p.get("owner"):
             uid = owner.user_id(self.p["owner"])
             gid = owner.group_id(self.p.get("group") or self.p["owner"])
-            try:
-                self.timed("ownership", owner.own, self.path, uid, gid)
-            except OSError as exc:
-                raise VenvError(f"ownership failed: {exc}") from exc
+        try:
+            self.timed("ownership", owner.own, self.path, uid, gid)
+        except OSError as exc:
+            raise VenvError(f"ownership failed: {exc}") from exc
         try:
             text = state.marker_text(self.marker())
             self.timed("marker", owner.write_marker, self.marker_path, text, uid, gid)

@@ -60,19 +60,33 @@ def takes_owner(st):
     return stat.S_ISDIR(st.st_mode) or st.st_nlink == 1
 
 
+def wanted_mode(mode, is_dir):
+    """The mode a venv file must have: no group or world write; group and world read (and search, on
+    directories and on what its owner may run), so that the app's user can load every module whatever
+    the umask that made it. A file hardlinked from uv's cache made under a umask such as 0027 (0640
+    root:root) is unreadable to the app otherwise: `import markupsafe._speedups` fails."""
+    mode &= ~0o022
+    if is_dir or mode & 0o100:
+        return mode | 0o055
+    return mode | 0o044
+
+
 def own(venv, uid, gid):
-    """chown -h uid:gid what takes_owner() picks, then chmod -R go-w: returns the paths chowned."""
+    """chown -h uid:gid what takes_owner() picks (nothing when uid and gid are -1), then
+    chmod -R go-w,go+rX on directories and regular files: returns the paths chowned."""
     chowned = 0
     for path, st in tree(venv):
         mode = stat.S_IMODE(st.st_mode)
-        if takes_owner(st):
+        if (uid, gid) != (-1, -1) and takes_owner(st):
             os.lchown(path, uid, gid)
             chowned += 1
             if mode & (stat.S_ISUID | stat.S_ISGID):
                 mode = stat.S_IMODE(os.lstat(path).st_mode)  # chown may have cleared them
-        # chmod -R leaves symlinks alone; a file already without go+w needs no call.
-        if not stat.S_ISLNK(st.st_mode) and mode & 0o022:
-            os.chmod(path, mode & ~0o022)
+        # Symlinks, sockets and FIFOs are left alone; a file already as wanted needs no call.
+        if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+            wanted = wanted_mode(mode, stat.S_ISDIR(st.st_mode))
+            if wanted != mode:
+                os.chmod(path, wanted)
     return chowned
 
 

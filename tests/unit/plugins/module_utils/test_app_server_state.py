@@ -273,3 +273,64 @@ def test_a_fifo_in_place_of_a_file_is_a_difference_not_a_hang(tree):
     env.unlink()
     os.mkfifo(env)
     assert read(query)["differs"] == [f"{env} not a regular file"]
+
+
+# The server in the release's venv
+
+
+def release_with(tmp_path, executable=True, module=True):
+    release = tmp_path / "root" / "releases" / "r1"
+    (release / "venv" / "bin").mkdir(parents=True)
+    site = release / "venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    if executable:
+        (release / "venv" / "bin" / "gunicorn").write_text("#!/bin/sh\n")
+        (release / "venv" / "bin" / "gunicorn").chmod(0o755)
+    if module:
+        (site / "uvicorn_worker").mkdir()
+    return release
+
+
+SERVER = {"venv": "venv", "executable": "gunicorn", "modules": ["uvicorn_worker"]}
+
+
+def test_a_release_with_its_server_lacks_nothing(tree):
+    path, query = tree
+    release_with(path)
+    assert read(dict(query, server=SERVER))["server_missing"] == []
+
+
+def test_a_release_without_its_server_names_what_it_lacks(tree):
+    path, query = tree
+    release_with(path, executable=False, module=False)
+    assert read(dict(query, server=SERVER))["server_missing"] == [
+        "venv/bin/gunicorn (missing)",
+        "the module uvicorn_worker (in venv/lib/python3*/site-packages)",
+    ]
+
+
+def test_a_module_may_be_a_single_file_and_a_non_executable_server_is_missing(tree):
+    path, query = tree
+    release = release_with(path, module=False)
+    (release / "venv" / "lib" / "python3.11" / "site-packages" / "uvicorn_worker.py").write_text("")
+    (release / "venv" / "bin" / "gunicorn").chmod(0o644)
+    assert read(dict(query, server=SERVER))["server_missing"] == ["venv/bin/gunicorn (not an executable file)"]
+
+
+def test_a_linked_server_executable_is_not_followed(tree):
+    path, query = tree
+    release = release_with(path, executable=False)
+    (release / "venv" / "bin" / "gunicorn").symlink_to("/bin/sh")
+    assert read(dict(query, server=SERVER))["server_missing"] == ["venv/bin/gunicorn (not an executable file)"]
+
+
+def test_no_release_no_server_to_check(tree):
+    path, query = tree
+    (path / "root" / "current").unlink()
+    assert read(dict(query, server=SERVER)) == {
+        "current": False,
+        "differs": [],
+        "daemon_reload": False,
+        "server_missing": [],
+    }
+    assert "server_missing" not in read(query)  # asked only when given

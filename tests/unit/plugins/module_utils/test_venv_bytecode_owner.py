@@ -221,6 +221,39 @@ def test_ownership_leaves_nothing_group_or_world_writable(populated):
     assert modes[site / "pkg"] == 0o2755
 
 
+def test_ownership_makes_everything_readable_by_group_and_others(populated, monkeypatch):
+    # What a umask of 0027 leaves: files 0640, a script 0750, a directory 0750.
+    site = populated / "lib" / "site-packages"
+    (site / "_speedups.so").write_bytes(b"")
+    (site / "_speedups.so").chmod(0o640)
+    (site / "pkg").chmod(0o750)
+    (populated / "tool").write_text("#!/bin/sh\n")
+    (populated / "tool").chmod(0o750)
+    chowned = []
+    monkeypatch.setattr(owner.os, "lchown", lambda path, uid, gid: chowned.append(path))
+    assert owner.own(str(populated), -1, -1) == 0 and chowned == []  # no owner: modes only
+    assert stat.S_IMODE(os.stat(site / "_speedups.so").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(site / "pkg").st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(populated / "tool").st_mode) == 0o755
+
+
+@pytest.mark.parametrize(
+    ("mode", "is_dir", "wanted"),
+    [
+        (0o640, False, 0o644),
+        (0o600, False, 0o644),
+        (0o700, False, 0o755),
+        (0o664, False, 0o644),
+        (0o750, True, 0o755),
+        (0o2777, True, 0o2755),
+        (0o644, False, 0o644),
+        (0o4750, False, 0o4755),
+    ],
+)
+def test_the_wanted_mode(mode, is_dir, wanted):
+    assert owner.wanted_mode(mode, is_dir) == wanted
+
+
 def test_ownership_of_a_venv_that_is_not_there_fails(tmp_path):
     with pytest.raises(FileNotFoundError):
         owner.own(str(tmp_path / "none"), os.getuid(), os.getgid())

@@ -91,3 +91,15 @@ def test_an_unexpected_error_is_reported_by_type_and_words(tree, systemctl, caps
     monkeypatch.setattr(app_server_state, "read_state", broken)
     result = run_module(app_server_state, capsys, arguments(query))
     assert result["failed"] is True and result["msg"] == "app_server_state: KeyError: 'group'"
+
+
+def test_the_module_checks_a_release_directory_for_its_server(tree, systemctl, capsys):
+    path, _query = tree
+    release = path / "root" / "releases" / "r2"
+    (release / "venv" / "bin").mkdir(parents=True)
+    result = run_module(
+        app_server_state, capsys, {"current": str(release), "server": {"executable": "uwsgi"}}, check=True
+    )
+    assert result["changed"] is False and result["current"] is True
+    assert result["server_missing"] == ["venv/bin/uwsgi (missing)"]
+    assert systemctl["calls"] == []

@@ -34,11 +34,12 @@ pytestmark = [
 ]
 
 
-def write_wheel(directory, name, version, files):
+def write_wheel(directory, name, version, files, requires=()):
     """A minimal pure-Python wheel (with a RECORD uv and pip accept)."""
     dist = f"{name}-{version}.dist-info"
     files = dict(files)
-    files[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    depends = "".join(f"Requires-Dist: {spec}\n" for spec in requires)
+    files[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{depends}"
     files[f"{dist}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: pyops-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = []
     for path, text in files.items():
@@ -68,6 +69,7 @@ def site(tmp_path):
     wheelhouse.mkdir()
     write_wheel(wheelhouse, "tinypkg", "1.0", {"tinypkg/__init__.py": "VALUE = 1\n"})
     write_wheel(wheelhouse, "otherpkg", "1.0", {"otherpkg/__init__.py": "OTHER = 2\n"})
+    write_wheel(wheelhouse, "needsdep", "1.0", {"needsdep/__init__.py": "import tinypkg\n"}, ["tinypkg>=1"])
     write_uv_wheel(wheelhouse)
     release = tmp_path / "release"
     release.mkdir()
@@ -281,3 +283,46 @@ def test_the_pip_installer_rebuilds_on_every_change(run, site):
     second = run(installer="pip", compile_bytecode=False)
     assert second["action"] == "sync"
     assert imports(venv, "import tinypkg, otherpkg") and not (venv / "sentinel").exists()
+
+
+def test_requirements_that_are_not_a_complete_lock_are_refused_naming_how_to_lock(run, site):
+    requirements = site / "release" / "requirements.txt"
+    requirements.write_text("needsdep==1.0\n")  # its dependency tinypkg is not listed
+    venv = site / "release" / "venv"
+    result = run()
+    assert result["failed"] is True
+    assert f"{requirements} must be a complete lock" in result["msg"]
+    assert "uv pip compile --generate-hashes" in result["msg"]
+    assert "tinypkg" in result["msg"]  # uv pip check names the missing dependency
+    assert not (venv / ".pyops-venv.json").exists(), "a venv missing dependencies was taken for built"
+    assert run()["failed"] is True, "the next run checked again"
+    requirements.write_text("needsdep==1.0\ntinypkg==1.0\n")
+    assert run()["action"] == "create"  # built afresh: the refused build left no marker
+    assert imports(venv, "import needsdep")
+    assert run()["changed"] is False
+
+
+def test_extra_packages_are_installed_with_their_dependencies(run, site):
+    (site / "release" / "requirements.txt").write_text("otherpkg==1.0\n")
+    result = run(packages=["needsdep==1.0"])
+    assert result["changed"] is True
+    assert imports(site / "release" / "venv", "import needsdep, otherpkg")
+
+
+def test_files_linked_from_a_cache_made_under_a_hardened_umask_are_readable_by_all(run, site):
+    run(link_mode="hardlink")
+    # A cache filled before the build set its umask, under umask 0027: its files 0640, its dirs 0750.
+    for path in (site / "cache").rglob("*"):
+        if not path.is_symlink():
+            path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o027)
+    venv = site / "next" / "venv"
+    assert run(path=str(venv), link_mode="hardlink")["changed"] is True
+    linked = next((venv / "lib").glob("python3*/site-packages/tinypkg/__init__.py"))
+    assert linked.stat().st_nlink > 1
+    for path in [venv, *venv.rglob("*")]:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        wanted = 0o055 if stat.S_ISDIR(st.st_mode) else 0o044
+        assert st.st_mode & wanted == wanted, (path, oct(st.st_mode))
+        assert st.st_mode & 0o022 == 0, (path, oct(st.st_mode))
