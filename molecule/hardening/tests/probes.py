@@ -12,6 +12,10 @@ HARDENED = AnsibleRunner(INVENTORY).get_hosts("hardened")
 PROXY = "pyops-hardening-debian12"
 APP = "pyops-hardening-debian13"
 AUDITOR = "pyops-hardening-auditor"
+# The second network (prepare.yml): the auditor's service address, which the inventory names as its
+# hardening_firewall_host_addresses, and the app server's address there.
+AUDITOR_SERVICE_ADDRESS = "192.168.213.10"
+APP_SERVICE_ADDRESS = "192.168.213.11"
 SSH = (
     "ssh -i /root/.ssh/id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=no "
     "-o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 {options} {user}@{target} {command}"
@@ -47,6 +51,12 @@ def ssh(target, user="pyops-admin", options="", command="true"):
             return login
         time.sleep(5)
     return login
+
+
+def default_address(name):
+    """The host's address on the scenario's first network (not the service network)."""
+    addresses = on(name).check_output("hostname -I").split()
+    return next(address for address in addresses if not address.startswith("192.168.213."))
 
 
 def reachable(source, target, port):

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from probes import APP, PROXY, on, reachable, ssh
+from probes import APP, PROXY, default_address, on, reachable, ssh
 
 SCENARIO = Path(__file__).resolve().parent.parent
 PROJECT = SCENARIO.parent.parent
@@ -42,7 +42,7 @@ OVER_SSH = {
 def run_role(target, part, values, over_ssh=False):
     extra = {**ONLY, f"hardening_{part}_enabled": True, "target": target, **values}
     if over_ssh:
-        address = on(target).check_output("hostname -I").split()[0]
+        address = default_address(target)
         extra.update(OVER_SSH, ansible_host=address)
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(PROJECT / "collections"), "ANSIBLE_FORCE_COLOR": "false"}
     return subprocess.run(

@@ -1,9 +1,11 @@
 """What the role leaves on each hardened host: kernel, accounts, audit rules, fail2ban, upgrades,
 journal, time sync. Checked on the host itself."""
 
+import ipaddress
 import os
 
 import pytest
+from probes import AUDITOR, default_address
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 testinfra_hosts = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("hardened")
@@ -40,6 +42,24 @@ def test_fail2ban_watches_sshd_through_the_journal(host):
     assert host.service("fail2ban").is_running
     status = host.check_output("fail2ban-client status sshd")
     assert "Journal matches:" in status
+
+
+def networks(lines):
+    return [ipaddress.ip_network(word, strict=False) for word in lines]
+
+
+def test_fail2ban_never_bans_the_ssh_sources_the_firewall_admits(host):
+    # converge admits SSH from the scenario's network (the controller, the auditor): the jail as
+    # written and as fail2ban runs it ignores them, and loopback.
+    auditor = ipaddress.ip_address(default_address(AUDITOR))
+    jail = host.file("/etc/fail2ban/jail.local").content_string
+    line = next(line for line in jail.splitlines() if line.startswith("ignoreip ="))
+    written = line.split("=", 1)[1].split()
+    assert written[:2] == ["127.0.0.1/8", "::1"], line
+    assert any(auditor in network and network.prefixlen > 0 for network in networks(written[2:])), line
+    # fail2ban-client lists them one a line, after "|-" or "`-".
+    loaded = [row.split()[-1] for row in host.check_output("fail2ban-client get sshd ignoreip").splitlines()[1:]]
+    assert any(auditor in network for network in networks(loaded)), loaded
 
 
 def test_fail2ban_bans_through_its_own_nftables_table(host):

@@ -5,9 +5,10 @@ sshd's per-source penalty on OpenSSH 9.8+) last.
 """
 
 import json
+import time
 
 import pytest
-from probes import AUDITOR, HARDENED, PROXY, on, ssh
+from probes import AUDITOR, HARDENED, PROXY, default_address, on, ssh
 
 SSH_AUDIT = "/opt/ssh-audit/bin/ssh-audit --no-colors --skip-rate-test"
 
@@ -84,3 +85,31 @@ def test_account_outside_the_admin_group_is_refused(target):
     result = ssh(target, user="pyops-outsider")
     assert result.rc == 255
     assert "Permission denied (publickey)" in result.stderr
+
+
+FAIL2BAN_LOG = (
+    "if [ -f /var/log/fail2ban.log ]; then cat /var/log/fail2ban.log; else journalctl -q -u fail2ban -o cat; fi"
+)
+
+
+def test_failed_logins_from_an_admitted_source_do_not_get_it_banned():
+    # The auditor stands for the bastion every admin and AWX come through: the firewall admits it
+    # to SSH, and more refused logins than maxretry (5) through it must not ban it. On Debian 12,
+    # whose OpenSSH has no per-source penalties, fail2ban alone would shut it out.
+    auditor = default_address(AUDITOR)
+    proxy = on(PROXY)
+    seen = len(proxy.check_output(FAIL2BAN_LOG))
+    try:
+        for _ in range(6):
+            assert ssh(PROXY, user="pyops-outsider").rc == 255
+        # fail2ban read the refusals from the journal, and ignored their source.
+        for _ in range(30):
+            if f"[sshd] Ignore {auditor} by ip" in proxy.check_output(FAIL2BAN_LOG)[seen:]:
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError(f"fail2ban never said it ignored {auditor}: {proxy.check_output(FAIL2BAN_LOG)[seen:]}")
+        assert auditor not in proxy.check_output("fail2ban-client status sshd")
+        assert ssh(PROXY).rc == 0
+    finally:
+        proxy.run(f"fail2ban-client set sshd unbanip {auditor}")

@@ -1,0 +1,81 @@
+"""The role alone, as a new user first tries it: the README's minimal example, applied to one of the
+scenario's hosts through an inventory that holds only that host and no group (no proxies, no
+monitoring), twice; the second run changes nothing.
+
+The example's firewall and fail2ban settings differ from the scenario's: they are put back after
+the test, so that the other tests find the host as converge left it.
+"""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from probes import APP, on
+
+PROJECT = Path(__file__).resolve().parents[3]
+README = PROJECT / "roles" / "hardening" / "README.md"
+RESTORED = ("/etc/nftables.d/pyops_filter.nft", "/etc/fail2ban/jail.local")
+
+
+def minimal_example():
+    """The first YAML block of the README, which is its minimal example."""
+    return re.search(r"```yaml\n(.*?)```", README.read_text(), re.S).group(1)
+
+
+def one_host_inventory(path, name):
+    """An inventory with `name` alone and no group, reached the way the scenario's inventory reaches it."""
+    shown = subprocess.run(
+        ["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--host", name],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    connection = {key: value for key, value in json.loads(shown.stdout).items() if key.startswith("ansible_")}
+    path.write_text(yaml.safe_dump({"all": {"hosts": {name: connection}}}))
+    return path
+
+
+@pytest.fixture
+def as_converged():
+    """Puts back the files the example changes differently from converge, and reloads them."""
+    host = on(APP)
+    host.check_output(" && ".join(f"cp -a {path} {path}.pyops-test" for path in RESTORED))
+    yield host
+    host.check_output(
+        " && ".join(f"mv {path}.pyops-test {path}" for path in RESTORED)
+        + " && systemctl restart pyops-firewall.service && systemctl reload fail2ban.service"
+    )
+
+
+def test_readme_minimal_example_alone_on_a_one_host_inventory_converges_then_changes_nothing(as_converged, tmp_path):
+    example = minimal_example()
+    # The accounts it names exist already (the role never creates users): as on a new user's host.
+    for play in yaml.safe_load(example):
+        for role in play.get("roles", []):
+            for user in role.get("vars", {}).get("hardening_accounts_admin_users", []):
+                as_converged.check_output(f"id {user} || useradd --create-home --shell /bin/bash {user}")
+    playbook = tmp_path / "example.yml"
+    playbook.write_text(example)
+    inventory = one_host_inventory(tmp_path / "inventory.yml", APP)
+    env = {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(PROJECT / "collections"),
+        "ANSIBLE_FORCE_COLOR": "false",
+        # JSON results: the message below is searched as it is, not as YAML folds and quotes it.
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+    }
+    argv = ["ansible-playbook", "-i", str(inventory), str(playbook)]
+
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr
+    # No monitoring group: its ports stay closed, and the run says so.
+    assert "Group 'monitoring' has no hosts: monitoring ports" in first.stdout
+
+    second = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr
+    recap = re.search(rf"^{APP}\s*:.*$", second.stdout, re.M).group(0)
+    assert "changed=0" in recap and "failed=0" in recap, second.stdout[-4000:]
