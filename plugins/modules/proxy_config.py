@@ -103,7 +103,7 @@ options:
     description:
       - Sites to ask for their health path through the server around a swap.
       - A site is touched by a change when one of its O(checks[].paths) differs, or when a differing
-        path belongs to no site of O(checks) (a shared file): then every site is.
+        path belongs to no site of O(checks) (a shared file), which touches every site.
     type: list
     elements: dict
     default: []
@@ -163,7 +163,7 @@ options:
         description: The site's upstream.
         type: dict
         required: true
-        options:
+        suboptions:
           server:
             description: The web server.
             type: str
@@ -179,7 +179,7 @@ options:
             type: list
             elements: dict
             required: true
-            options:
+            suboptions:
               host:
                 description: The name a drain uses.
                 type: str
