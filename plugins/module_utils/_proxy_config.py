@@ -8,7 +8,10 @@ A reverse proxy's configuration lives in a tree of its own (``live``) next to a 
 (``stage``) the role renders into. Applying means: optionally start the staged tree afresh from the
 live one, write some files, and when the two trees differ test the staged one with the server's
 own config test, swap it in (copy to ``<live>.new``, rename ``live`` to ``<live>.old``, rename
-``<live>.new`` to ``live``, remove ``<live>.old``) and reload the service.
+``<live>.new`` to ``live``) and reload the service. Sites that answered their health path through the
+server before the swap are asked again after the reload; if one no longer answers, the old tree is
+put back and the service reloaded again. ``<live>.old`` is removed once the change holds. Then the
+site records (what the drain entry point reads back) are written in one canonical form.
 
 Plain Python (no AnsibleModule): commands go through the ``run`` callable given to
 :class:`ProxyConfig`, which the module binds to ``AnsibleModule.run_command``.
@@ -22,8 +25,12 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import http.client
+import json
 import os
 import shutil
+import socket
+import ssl
 import stat
 import tempfile
 import time
@@ -32,6 +39,11 @@ import time
 Entry = collections.namedtuple("Entry", "kind mode digest link source")
 _DIFF_TEXT_LIMIT = 64 * 1024
 _LOCK_POLL = 0.1
+_CHECK_POLL = 0.25
+# A site's health check, through the server: ``paths`` are the tree paths that belong to the site.
+Check = collections.namedtuple("Check", "site server_name path paths")
+# The integer fields of a site record, whatever type the controller's templating gave them.
+RECORD_INTS = ("keepalive", "max_fails", "fail_timeout", "connect_timeout", "read_timeout", "send_timeout", "tries")
 
 
 class ProxyConfigError(Exception):
@@ -176,8 +188,11 @@ def remove_tree(path):
         shutil.rmtree(path)
 
 
-def swap_in(stage, live):
-    """Copy ``stage`` to ``<live>.new`` and rename it over ``live``; the server reads the tree only at reload."""
+def swap_in(stage, live, keep_old=False):
+    """Copy ``stage`` to ``<live>.new`` and rename it over ``live``; the server reads the tree only at reload.
+
+    With ``keep_old`` the previous tree stays as ``<live>.old`` (if there was one) for :func:`put_back`.
+    """
     new, old = live + ".new", live + ".old"
     remove_tree(new)
     remove_tree(old)
@@ -185,12 +200,79 @@ def swap_in(stage, live):
     if os.path.lexists(live):
         os.rename(live, old)
     os.rename(new, live)
-    remove_tree(old)
+    if not keep_old:
+        remove_tree(old)
+
+
+def put_back(live):
+    """Undo :func:`swap_in` with ``keep_old``: ``<live>.old`` becomes ``live`` again (no tree if there was none)."""
+    new, old = live + ".new", live + ".old"
+    remove_tree(new)
+    os.rename(live, new)
+    if os.path.lexists(old):
+        os.rename(old, live)
+    remove_tree(new)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to ``address`` with ``host`` as the SNI name and Host header, as a client of that name would send."""
+
+    def __init__(self, host, address, port, timeout, context):
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._address = address
+        self._tls = context
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def probe(address, port, server_name, path, timeout):
+    """GET ``path`` from the server at ``address:port`` as ``server_name`` -> (answered 2xx/3xx, what it answered).
+
+    The certificate is not verified: this asks whether the site answers, not whether a client trusts it.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    conn = _PinnedHTTPSConnection(server_name, address, port, timeout, context)
+    try:
+        conn.request("GET", path, headers={"User-Agent": "pyops-proxy-check", "Connection": "close"})
+        reply = conn.getresponse()
+        reply.read(65536)
+    except socket.timeout:
+        return False, f"no answer within {timeout} s"
+    except (OSError, http.client.HTTPException) as exc:
+        return False, f"no answer ({exc.__class__.__name__}: {exc})"
+    finally:
+        conn.close()
+    return 200 <= reply.status < 400, f"{reply.status} {reply.reason}".strip()
+
+
+def site_record(state):
+    """The text a site record is written with: fixed types, sorted keys, like Ansible's to_nice_json."""
+    state = dict(state)
+    for name in RECORD_INTS:
+        if name in state:
+            try:
+                state[name] = int(state[name])
+            except (TypeError, ValueError) as exc:
+                raise ProxyConfigError(f"Site record field {name} must be an integer (got {state[name]!r}).") from exc
+    state["members"] = [{"host": str(m["host"]), "address": str(m["address"])} for m in state.get("members") or []]
+    return (json.dumps(state, indent=4, sort_keys=True, separators=(",", ": ")) + "\n").encode("utf-8")
 
 
 def _looks_secret(rel, data):
     name = os.path.basename(rel)
     return "tls" in rel.split(os.sep)[:-1] or name.endswith((".key", ".pem", ".p12", ".pfx")) or b"PRIVATE KEY" in data
+
+
+def _current_text(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(_DIFF_TEXT_LIMIT).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
 
 
 def _diff_text(entry, rel):
@@ -215,7 +297,11 @@ def _diff_text(entry, rel):
 
 
 class ProxyConfig:
-    """One apply: ``files`` is a list of (dest, mode, bytes); ``run(argv)`` returns (rc, stdout, stderr)."""
+    """One apply: ``files`` is a list of (dest, mode, bytes); ``run(argv)`` returns (rc, stdout, stderr).
+
+    ``checks`` are :class:`Check` tuples; ``probe(address, port, server_name, path, timeout)`` returns
+    (ok, what it answered). ``records`` is a list of (dest, state dict), written with :func:`site_record`.
+    """
 
     def __init__(
         self,
@@ -230,6 +316,13 @@ class ProxyConfig:
         check_mode=False,
         lock_file=None,
         lock_timeout=60,
+        checks=(),
+        check_address="127.0.0.1",
+        check_port=443,
+        check_timeout=5,
+        check_settle=2,
+        records=(),
+        probe=None,
     ):
         self.stage = os.path.normpath(stage)
         self.live = os.path.normpath(live)
@@ -247,6 +340,16 @@ class ProxyConfig:
         self.check_mode = check_mode
         self.lock_file = lock_file
         self.lock_timeout = lock_timeout
+        self.checks = [Check(site, server_name, path, tuple(paths)) for site, server_name, path, paths in checks]
+        self.check_address = check_address
+        self.check_port = check_port
+        self.check_timeout = check_timeout
+        self.check_settle = check_settle
+        self.probe = probe
+        self.records = [(os.path.normpath(dest), site_record(state)) for dest, state in records]
+        for dest, _data in self.records:
+            if not os.path.isabs(dest):
+                raise ProxyConfigError(f"Record {dest}: the destination must be an absolute path.")
 
     def run(self):
         lock = contextlib.nullcontext()
@@ -272,6 +375,7 @@ class ProxyConfig:
                     "reloaded": True,
                     "differences": ["."],
                     "written": written,
+                    "recorded": [dest for dest, _data in self.records],
                     "diff": [],
                 }
         else:
@@ -301,15 +405,100 @@ class ProxyConfig:
                 for rel in differing
             ],
         }
-        result["changed"] = result["reloaded"]
+        recorded = [(dest, data) for dest, data in self.records if not _file_is_current(dest, 0o644, data)]
+        result["recorded"] = [dest for dest, _data in recorded]
+        result["diff"].extend(
+            {"before_header": dest, "after_header": dest, "before": _current_text(dest), "after": data.decode("utf-8")}
+            for dest, data in recorded
+        )
+        result["changed"] = result["reloaded"] or bool(recorded)
         if self.check_mode:
             return result
         if differing:
             self._test()
-            swap_in(self.stage, self.live)
-        if result["reloaded"]:
-            self._command(["systemctl", "reload-or-restart", self.service], f"Reloading {self.service} failed")
+            answered = self._answering_before(live, differing)
+            swap_in(self.stage, self.live, keep_old=True)
+            try:
+                if result["reloaded"]:
+                    self._reload()
+                broken = self._watch(answered)
+            except ProxyConfigError as exc:
+                self._put_back(str(exc), differing, reload=False, **exc.details)
+            if broken:
+                check, before, after = broken
+                self._put_back(
+                    f"Site '{check.site}' stopped answering with this change: GET https://{check.server_name}"
+                    f"{check.path} through {self.check_address}:{self.check_port} answered {before} before the"
+                    f" change and {after} after it",
+                    differing,
+                    reload=True,
+                    site=check.site,
+                )
+            remove_tree(self.live + ".old")
+        elif result["reloaded"]:
+            self._reload()
+        for dest, data in recorded:
+            write_file(dest, 0o644, data)
         return result
+
+    def _reload(self):
+        self._command(["systemctl", "reload-or-restart", self.service], f"Reloading {self.service} failed")
+
+    def _affected(self, differing):
+        """The checks of the sites a change touches; every check when it touches a path of no site."""
+        owned = {path for check in self.checks for path in check.paths}
+        if any(rel not in owned for rel in differing):
+            return list(self.checks)
+        return [check for check in self.checks if set(check.paths) & set(differing)]
+
+    def _ask(self, check):
+        ask = self.probe or probe
+        return ask(self.check_address, self.check_port, check.server_name, check.path, self.check_timeout)
+
+    def _answering_before(self, live, differing):
+        """{check: answer} of the touched sites that the live configuration serves and that answer now.
+
+        A new site, or one that does not answer before the change (down, in maintenance, no such
+        path), cannot be broken by it: it is not checked.
+        """
+        answered = {}
+        for check in self._affected(differing):
+            if check.paths and not any(path in (live or {}) for path in check.paths):
+                continue
+            ok, answer = self._ask(check)
+            if ok:
+                answered[check] = answer
+        return answered
+
+    def _watch(self, answered):
+        """Ask the sites again for ``check_settle`` seconds after the reload (the old workers may answer
+        the first requests); (check, before, after) of the first that fails, or None."""
+        if not answered:
+            return None
+        deadline = time.monotonic() + self.check_settle
+        while True:
+            for check, before in answered.items():
+                ok, after = self._ask(check)
+                if not ok:
+                    return check, before, after
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(_CHECK_POLL)
+
+    def _put_back(self, reason, differing, reload, **details):
+        """Put the previous live tree back (and reload with it), then fail with ``reason``."""
+        put_back(self.live)
+        what = f"{reason.rstrip('.')}. The previous configuration is back in {self.live}"
+        if reload:
+            rc, out, err = self.run_command(["systemctl", "reload-or-restart", self.service])
+            if rc == 0:
+                what += f" and {self.service} was reloaded with it"
+            else:
+                output = "\n".join(part.strip() for part in (err, out) if part and part.strip())
+                what += f", but reloading {self.service} with it failed: {output or f'exit status {rc}'}"
+        what += f"; the change ({', '.join(differing)}) stays in the staged tree {self.stage} until it is fixed."
+        details.setdefault("differences", differing)
+        raise ProxyConfigError(what, reverted=True, **details)
 
     def _unchanged(self, dest, mode, data):
         if self.from_live and self._in_stage(dest):

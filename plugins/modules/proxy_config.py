@@ -17,10 +17,18 @@ description:
   - When the staged tree differs from the live tree (a path added, removed, or with other content,
     type or mode), O(test_command) tests it. If the test passes, the staged tree is copied to
     C(<live>.new), O(live) is renamed to C(<live>.old), C(<live>.new) to O(live), and C(<live>.old) is
-    removed. Then O(service) is reloaded (C(systemctl reload-or-restart)).
+    kept until the change holds (then removed). Then O(service) is reloaded (C(systemctl reload-or-restart)).
   - If the test fails, the task fails with the server's own output and the live tree is not touched.
+  - Before the swap, each site of O(checks) that the change touches and that the live tree already
+    serves is asked for its health path through the server (HTTPS to O(check_address):O(check_port),
+    its name as SNI and Host). For O(check_settle) seconds after the reload, the sites that answered
+    (a 2xx or 3xx status) are asked again. If one no longer answers, or the reload fails, the previous
+    live tree is put back, the service reloaded with it, and the task fails naming the site, what it
+    answered before and after, and the paths of the change. The change stays in the staged tree.
+  - Then each of O(site_records) is written (root's, mode C(0644)) when its text differs, in one
+    canonical form whatever types the controller's templating gave the values.
   - With O(reload=true) the service is reloaded even when the trees match.
-  - Writing files alone is not a change; only a swap or a reload is.
+  - Writing O(files) alone is not a change; a swap, a reload or a written site record is.
 author:
   - pyops.deploy maintainers (@pyops)
 options:
@@ -91,19 +99,137 @@ options:
       - Seconds to wait for O(lock_file) before failing.
     type: int
     default: 60
+  checks:
+    description:
+      - Sites to ask for their health path through the server around a swap.
+      - A site is touched by a change when one of its O(checks[].paths) differs, or when a differing
+        path belongs to no site of O(checks) (a shared file), which touches every site.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      site:
+        description: The site's name, for the message.
+        type: str
+        required: true
+      server_name:
+        description: The name sent as SNI and C(Host).
+        type: str
+        required: true
+      path:
+        description: The path to ask for, such as V(/healthz).
+        type: str
+        required: true
+      paths:
+        description:
+          - The site's paths relative to the trees. A site none of whose paths is in the live tree is
+            new and not checked. An empty list means every change touches the site.
+        type: list
+        elements: str
+        default: []
+  check_address:
+    description: The address the checks connect to.
+    type: str
+    default: 127.0.0.1
+  check_port:
+    description: The HTTPS port the checks connect to.
+    type: int
+    default: 443
+  check_timeout:
+    description: Seconds a check waits for an answer; a site that takes longer does not answer.
+    type: int
+    default: 5
+  check_settle:
+    description:
+      - Seconds during which the sites are asked again after the reload (a reload is graceful, so the
+        old workers may answer the first requests). Every answer must be a 2xx or 3xx.
+    type: int
+    default: 2
+  site_records:
+    description:
+      - What the C(reverse_proxy) role records of each site (its upstream), for its C(drain) entry point.
+      - Written once the apply succeeded, as JSON with sorted keys and four-space indents; the integer
+        fields are integers even when given as strings, so that controllers that template C("5") and
+        V(5) record the same text.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest:
+        description: Absolute path of the record. Its directory must exist.
+        type: path
+        required: true
+      state:
+        description: The site's upstream.
+        type: dict
+        required: true
+        suboptions:
+          server:
+            description: The web server.
+            type: str
+            required: true
+            choices: [nginx, apache]
+          protocol:
+            description: How the server talks to the app.
+            type: str
+            required: true
+            choices: [http, uwsgi]
+          members:
+            description: One item a host, C({host, address}).
+            type: list
+            elements: dict
+            required: true
+            suboptions:
+              host:
+                description: The name a drain uses.
+                type: str
+                required: true
+              address:
+                description: C(host:port) or C(unix:<path>).
+                type: str
+                required: true
+          keepalive:
+            description: Idle upstream connections kept per worker.
+            type: int
+            required: true
+          max_fails:
+            description: Failures before a host is left alone.
+            type: int
+            required: true
+          fail_timeout:
+            description: Seconds a failed host is left alone.
+            type: int
+            required: true
+          connect_timeout:
+            description: Seconds to connect.
+            type: int
+            required: true
+          read_timeout:
+            description: Seconds between two reads.
+            type: int
+            required: true
+          send_timeout:
+            description: Seconds between two writes.
+            type: int
+            required: true
+          tries:
+            description: Hosts tried for one request.
+            type: int
+            required: true
 attributes:
   check_mode:
     support: full
     description: >-
       Computes the staged tree a real run would produce (the live tree with O(from_live=true), plus
-      O(files)) and reports whether it would be swapped in and the service reloaded. Nothing is written,
-      the configuration test is not run, and no service is reloaded.
+      O(files)) and reports whether it would be swapped in and the service reloaded, and which site
+      records would be written. Nothing is written, the configuration test and the checks are not run,
+      and no service is reloaded.
   diff_mode:
     support: full
     description: >-
-      Shows, for every path that differs, the live and the staged text. Key material (below a C(tls)
-      directory, C(.key) or C(.pem) files, anything holding C(PRIVATE KEY)), binary and large files
-      are shown by their SHA-256 digest instead.
+      Shows, for every path that differs, the live and the staged text, and each site record to write.
+      Key material (below a C(tls) directory, C(.key) or C(.pem) files, anything holding C(PRIVATE KEY)),
+      binary and large files are shown by their SHA-256 digest instead.
   idempotent:
     support: full
     description: >-
@@ -116,6 +242,8 @@ attributes:
 notes:
   - The server reads the live tree only when it is reloaded, so the two renames of a swap are never
     seen half done by a running server.
+  - The checks find a change that the configuration test accepts but that breaks a site (an upstream
+    port typo). Files written by O(files) outside the trees are not put back.
 seealso:
   - module: ansible.builtin.template
 """
@@ -146,6 +274,31 @@ EXAMPLES = r"""
       - sh
       - /etc/apache2/pyops-staging/pyops
     lock_file: /var/lib/pyops-proxy/apply.lock
+
+- name: Apply, check site shop through nginx (putting the old tree back if it broke) and record its upstream
+  pyops.deploy.proxy_config:
+    stage: /etc/nginx/pyops-staging/pyops
+    live: /etc/nginx/pyops
+    service: nginx
+    test_command: [nginx, -t, -q, -c, /etc/nginx/pyops-staging/nginx.conf]
+    checks:
+      - site: shop
+        server_name: shop.example.org
+        path: /healthz
+        paths: [upstream-shop.conf, vhost-shop.conf, snippets/headers-shop.conf, snippets/proxy-shop.conf]
+    site_records:
+      - dest: /var/lib/pyops-proxy/sites/shop.json
+        state:
+          server: nginx
+          protocol: http
+          members: [{host: app1, address: "10.0.0.11:8000"}]
+          keepalive: 16
+          max_fails: 3
+          fail_timeout: 10
+          connect_timeout: 5
+          read_timeout: 60
+          send_timeout: 60
+          tries: 2
 """
 
 RETURN = r"""
@@ -171,6 +324,22 @@ written:
   type: list
   elements: str
   sample: [/var/lib/pyops-proxy/drain/shop.json]
+recorded:
+  description: The O(site_records) that were (in check mode, would be) written.
+  returned: success
+  type: list
+  elements: str
+  sample: [/var/lib/pyops-proxy/sites/shop.json]
+reverted:
+  description: Whether the previous live tree was put back because a site stopped answering or the reload failed.
+  returned: failure
+  type: bool
+  sample: true
+site:
+  description: The site that stopped answering after the change.
+  returned: failure
+  type: str
+  sample: shop
 cmd:
   description: The command that failed, when the configuration test or the reload failed.
   returned: failure
@@ -196,7 +365,23 @@ stderr:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pyops.deploy.plugins.module_utils._proxy_config import ProxyConfig, ProxyConfigError
+from ansible_collections.pyops.deploy.plugins.module_utils._proxy_config import (
+    RECORD_INTS,
+    ProxyConfig,
+    ProxyConfigError,
+)
+
+_RECORD_STATE = {
+    "server": {"type": "str", "required": True, "choices": ["nginx", "apache"]},
+    "protocol": {"type": "str", "required": True, "choices": ["http", "uwsgi"]},
+    "members": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": {"host": {"type": "str", "required": True}, "address": {"type": "str", "required": True}},
+    },
+    **{name: {"type": "int", "required": True} for name in RECORD_INTS},
+}
 
 
 def argument_spec():
@@ -219,6 +404,30 @@ def argument_spec():
         "reload": {"type": "bool", "default": False},
         "lock_file": {"type": "path"},
         "lock_timeout": {"type": "int", "default": 60},
+        "checks": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "site": {"type": "str", "required": True},
+                "server_name": {"type": "str", "required": True},
+                "path": {"type": "str", "required": True},
+                "paths": {"type": "list", "elements": "str", "default": []},
+            },
+        },
+        "check_address": {"type": "str", "default": "127.0.0.1"},
+        "check_port": {"type": "int", "default": 443},
+        "check_timeout": {"type": "int", "default": 5},
+        "check_settle": {"type": "int", "default": 2},
+        "site_records": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "dest": {"type": "path", "required": True},
+                "state": {"type": "dict", "required": True, "options": _RECORD_STATE},
+            },
+        },
     }
 
 
@@ -240,6 +449,12 @@ def main():
             check_mode=module.check_mode,
             lock_file=params["lock_file"],
             lock_timeout=params["lock_timeout"],
+            checks=[(c["site"], c["server_name"], c["path"], c["paths"]) for c in params["checks"]],
+            check_address=params["check_address"],
+            check_port=params["check_port"],
+            check_timeout=params["check_timeout"],
+            check_settle=params["check_settle"],
+            records=[(r["dest"], r["state"]) for r in params["site_records"]],
         ).run()
     except ProxyConfigError as exc:
         module.fail_json(msg=str(exc), **exc.details)

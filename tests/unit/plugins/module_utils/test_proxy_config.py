@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -16,7 +17,9 @@ from ansible_collections.pyops.deploy.plugins.module_utils._proxy_config import 
     differences,
     exclusive_lock,
     parse_mode,
+    put_back,
     read_tree,
+    site_record,
     swap_in,
 )
 
@@ -72,3 +75,24 @@ def test_a_missing_lock_file_is_not_created_without_create(tmp_path):
 def test_modes_must_be_octal(mode):
     with pytest.raises(ProxyConfigError):
         parse_mode(mode)
+
+
+def test_a_site_record_is_the_same_text_for_5_and_the_string_5():
+    base = {"server": "nginx", "protocol": "http", "members": [{"host": "app1", "address": "app1:8000"}]}
+    as_int = site_record({**base, "connect_timeout": 5, "tries": 2})
+    as_text = site_record({**base, "connect_timeout": "5", "tries": "2"})
+    assert as_int == as_text
+    assert json.loads(as_text)["connect_timeout"] == 5
+    with pytest.raises(ProxyConfigError, match="connect_timeout must be an integer"):
+        site_record({**base, "connect_timeout": "five"})
+
+
+def test_put_back_restores_the_tree_swap_in_kept(src, tmp_path):
+    live = tmp_path / "live"
+    live.mkdir()
+    (live / "old.conf").write_text("old\n")
+    swap_in(str(src), str(live), keep_old=True)
+    assert (live / "sub" / "a.conf").exists() and (tmp_path / "live.old" / "old.conf").exists()
+    put_back(str(live))
+    assert sorted(os.listdir(tmp_path)) == ["live", "src"]
+    assert (live / "old.conf").read_text() == "old\n" and not (live / "sub").exists()

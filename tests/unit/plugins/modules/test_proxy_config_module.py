@@ -224,3 +224,169 @@ def test_bad_arguments_fail_before_anything_is_touched(run, trees):
     assert "must be different" in run(stage=str(live))["msg"]
     assert "nothing to start the staged tree from" in run(live=str(live) + "-missing", from_live=True)["msg"]
     assert tree(live) == before
+
+
+# --------------------------------------------------------------------------------------------
+# Sites checked through the server around a swap, and the site records
+# --------------------------------------------------------------------------------------------
+
+SHOP_PATHS = ["upstream-shop.conf", "vhost-shop.conf", "snippets/headers-shop.conf"]
+
+
+@pytest.fixture
+def server(monkeypatch, trees):
+    """A server that answers from the live tree as the reload left it: a site whose upstream names
+    port 8009 (nothing listens there) answers 502; `down` lists sites that answer nothing."""
+    live, _stage = trees
+    asked = []
+    down = set()
+
+    def probe(address, port, server_name, path, timeout):
+        site = server_name.split(".")[0]
+        asked.append(site)
+        upstream = live / f"upstream-{site}.conf"
+        if site in down or not upstream.exists():
+            return False, f"no answer within {timeout} s"
+        return ("8009" not in upstream.read_text()), ("502 Bad Gateway" if "8009" in upstream.read_text() else "200 OK")
+
+    monkeypatch.setattr(_proxy_config, "probe", probe)
+    return asked, down
+
+
+def checks(*sites):
+    return [
+        {"site": s, "server_name": f"{s}.test", "path": "/healthz", "paths": [p.replace("shop", s) for p in SHOP_PATHS]}
+        for s in sites
+    ]
+
+
+def test_a_change_that_breaks_a_site_is_put_back_and_fails_naming_it(run, trees, reloads, server):
+    live, stage = trees
+    asked, _down = server
+    write(stage / "upstream-shop.conf", "server a:8009;\n")
+    before = tree(live)
+
+    result = run(checks=checks("shop"), check_settle=0)
+
+    assert result["failed"] and result["reverted"] and result["site"] == "shop", result
+    assert result["msg"].startswith(
+        "Site 'shop' stopped answering with this change: GET https://shop.test/healthz through 127.0.0.1:443"
+        " answered 200 OK before the change and 502 Bad Gateway after it. The previous configuration is back in"
+        f" {live} and nginx was reloaded with it; the change (upstream-shop.conf) stays in the staged tree {stage}"
+    ), result["msg"]
+    assert tree(live) == before
+    assert not os.path.lexists(f"{live}.old") and not os.path.lexists(f"{live}.new")
+    assert (stage / "upstream-shop.conf").read_text() == "server a:8009;\n"
+    # Reloaded with the change, then with the previous tree.
+    assert reloads == [["systemctl", "reload-or-restart", "nginx"]] * 2
+    assert asked == ["shop", "shop"]
+
+
+def test_a_change_that_keeps_the_site_answering_holds(run, trees, reloads, server):
+    live, stage = trees
+    asked, _down = server
+    result = run(checks=checks("shop"), check_settle=0)
+    assert result["swapped"] and not result.get("failed"), result
+    assert tree(live) == tree(stage) and not os.path.lexists(f"{live}.old")
+    assert asked == ["shop", "shop"] and len(reloads) == 1
+    # Nothing differs: nothing is asked.
+    assert not run(checks=checks("shop"), check_settle=0)["changed"]
+    assert asked == ["shop", "shop"]
+
+
+def test_sites_that_did_not_answer_before_or_are_new_or_untouched_are_not_checked(run, trees, reloads, server):
+    live, stage = trees
+    asked, down = server
+    # shop does not answer before the change (its app is down): the change may be its fix.
+    down.add("shop")
+    write(stage / "upstream-shop.conf", "server a:8009;\n")
+    # blog is new: the live configuration does not serve it yet.
+    write(stage / "upstream-blog.conf", "server c;\n")
+    # api is served and answers, but the change does not touch it.
+    write(live / "upstream-api.conf", "server d;\n")
+    write(stage / "upstream-api.conf", "server d;\n")
+    result = run(checks=checks("shop", "blog", "api"), check_settle=0)
+    assert result["swapped"] and not result.get("failed"), result
+    assert asked == ["shop"]
+    # A shared file touches every site: those served and answering (not shop, whose live upstream
+    # is now the typo) are asked before the swap and after the reload.
+    asked.clear()
+    write(stage / "snippets" / "tls.conf", "ssl_protocols TLSv1.3;\n")
+    result = run(checks=checks("shop", "blog", "api"), check_settle=0)
+    assert result["swapped"] and not result.get("failed"), result
+    assert asked == ["shop", "blog", "api", "blog", "api"]
+
+
+def test_a_failed_reload_puts_the_previous_tree_back(run, trees):
+    live, _stage = trees
+    before = tree(live)
+    result = run(service="broken")
+    assert result["failed"] and result["reverted"] and result["rc"] == 1
+    assert result["msg"].startswith(
+        f"Reloading broken failed: Job for nginx.service failed. The previous configuration is back in {live};"
+    ), result["msg"]
+    assert tree(live) == before
+
+
+def test_the_real_probe_reports_a_server_that_does_not_answer():
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    ok, answer = _proxy_config.probe("127.0.0.1", port, "shop.test", "/healthz", 1)
+    assert not ok and answer.startswith("no answer (ConnectionRefusedError"), answer
+
+
+def record(**overrides):
+    state = {
+        "server": "nginx",
+        "protocol": "http",
+        "members": [{"host": "app1", "address": "10.0.0.11:8000"}],
+        "keepalive": 16,
+        "max_fails": 3,
+        "fail_timeout": 10,
+        "connect_timeout": 5,
+        "read_timeout": 60,
+        "send_timeout": 60,
+        "tries": 2,
+    }
+    state.update(overrides)
+    return state
+
+
+def test_site_records_are_the_same_text_whether_a_controller_templated_5_or_the_string(run, tmp_path, reloads):
+    dest = tmp_path / "state" / "shop.json"
+    as_text = [{"dest": str(dest), "state": record(connect_timeout="5", tries="2", keepalive="16")}]
+    as_int = [{"dest": str(dest), "state": record()}]
+    run()  # the trees match from here on
+
+    check = run(check=True, diff=True, site_records=as_text)
+    assert check["changed"] and check["recorded"] == [str(dest)] and not dest.exists(), check
+    written = run(site_records=as_text)
+    assert written["changed"] and written["recorded"] == [str(dest)], written
+    text = dest.read_text()
+    assert '    "connect_timeout": 5,\n' in text and '"tries": 2' in text and text.endswith("}\n")
+    assert check["diff"][-1] == {"before_header": str(dest), "after_header": str(dest), "before": "", "after": text}
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+
+    # The other controller's types, and both again: no change, the same text.
+    for state in (as_int, as_text, as_int):
+        for check_mode in (True, False):
+            again = run(check=check_mode, site_records=state)
+            assert not again["changed"] and again["recorded"] == [], again
+    assert dest.read_text() == text and len(reloads) == 1
+
+
+def test_site_records_are_not_written_when_the_change_is_put_back(run, trees, tmp_path, server):
+    _live, stage = trees
+    dest = tmp_path / "state" / "shop.json"
+    write(stage / "upstream-shop.conf", "server a:8009;\n")
+    result = run(checks=checks("shop"), check_settle=0, site_records=[{"dest": str(dest), "state": record()}])
+    assert result["failed"] and not dest.exists()
+
+
+def test_a_site_record_with_a_value_that_is_no_integer_is_refused(run, tmp_path):
+    dest = tmp_path / "state" / "shop.json"
+    result = run(site_records=[{"dest": str(dest), "state": record(connect_timeout="5s")}])
+    assert result["failed"] and "connect_timeout" in result["msg"] and not dest.exists(), result
