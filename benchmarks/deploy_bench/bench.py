@@ -1,7 +1,9 @@
 """The deploy benchmark's steps, run by run.sh once its containers are up (see the header of run.sh).
 
 Runs first deploy, code-only deploy, no-change deploy, a code-only deploy with
-deploy_configure_server=false and rollback with pyops.deploy, then the same steps (but the fourth)
+deploy_configure_server=false, a code-only deploy through the dependency gate (deploy_audit=true against
+a local OSV service with no advisories) and rollback with pyops.deploy, then the same steps (but the
+fourth and fifth)
 with the deploy_helper baseline, each under steady HTTPS load sent from the proxy to itself, checks
 that each step did what its name says, and prints them side by side with the issue's targets. The
 table is also written to last-run[-wide][-appsN].json; a run with N != 2 app hosts also prints how
@@ -36,10 +38,14 @@ SITE = "https://localhost"
 APP_PORT = 8000
 STEPS = ["first deploy", "code-only deploy", "no-change deploy", "rollback"]
 # pyops only: a code-only deploy with deploy_configure_server=false (another play configures the app
-# server), before the rollback, which then goes back to v2.
+# server), before the gated deploy and the rollback.
 CODE_ONLY_SHIPPED = "code-only, no server"
+# pyops only: a code-only deploy with the dependency gate on (issue 24: it adds <= 2 s), against the OSV
+# service of molecule/deploy/osv_server.py on the controller, serving no advisory.
+CODE_ONLY_GATED = "code-only, gated"
+GATE_TASK = "Audit the release's locked dependencies for known vulnerabilities, once, on the controller"
 # The order of the rows in the tables.
-ROWS = [*STEPS[:3], CODE_ONLY_SHIPPED, STEPS[3]]
+ROWS = [*STEPS[:3], CODE_ONLY_SHIPPED, CODE_ONLY_GATED, STEPS[3]]
 
 
 def positive_int(name, default):
@@ -201,6 +207,8 @@ def step(flow, name, expect, path, *args, load=True):
         time.sleep(1)  # the clients are sending before the playbook starts
     try:
         report["seconds"], report["changed"], output = playbook(label, path, *args)
+        gate = re.search(r"^.*" + re.escape(GATE_TASK) + r" -+ ([0-9.]+)s$", output, re.M)
+        report["gate_seconds"] = float(gate.group(1)) if gate else None
     finally:
         if load:
             proxy(f"touch {stop}", check=False)
@@ -264,14 +272,38 @@ def flow(name, deploy, rollback, extra_vars, v1, v2, more=(), back_to="v1"):
     return result
 
 
-def pyops_flow(v1, v2, v3):
+def osv_service():
+    """Starts molecule/deploy/osv_server.py with no advisories; returns (its query URL, the process)."""
+    (WORK / "advisories.json").write_text("[]\n")
+    port = WORK / "osv.port"
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "molecule" / "deploy" / "osv_server.py"), str(WORK / "advisories.json"), str(port)],
+        stderr=(WORK / "osv.log").open("w"),
+    )
+    for _ in range(100):
+        if port.exists():
+            return f"http://127.0.0.1:{port.read_text()}/v1/query", server
+        time.sleep(0.1)
+    server.kill()
+    raise SystemExit("the OSV service of molecule/deploy/osv_server.py did not start")
+
+
+def pyops_flow(v1, v2, v3, v4):
     def extra_vars(source, release):
         return [f"deploy_artifact_cache={WORK / 'artifacts'}", f"deploy_src_dir={source}", f"deploy_release={release}"]
 
-    more = [(CODE_ONLY_SHIPPED, v3, "v3", ["deploy_configure_server=false"])]
+    url, server = osv_service()
+    more = [
+        (CODE_ONLY_SHIPPED, v3, "v3", ["deploy_configure_server=false"]),
+        (CODE_ONLY_GATED, v4, "v4", ["deploy_audit=true", f"deploy_audit_osv_url={url}"]),
+    ]
     playbooks = ROOT / "playbooks"
-    # v3 replaced v2, which served before it: a plain rollback goes back to v2.
-    return flow("pyops", playbooks / "deploy.yml", playbooks / "rollback.yml", extra_vars, v1, v2, more, "v2")
+    # v4 replaced v3, which served before it: a plain rollback goes back to v3.
+    try:
+        return flow("pyops", playbooks / "deploy.yml", playbooks / "rollback.yml", extra_vars, v1, v2, more, "v3")
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def baseline_flow(v1, v2):
@@ -334,6 +366,16 @@ def summary(pyops, baseline, loads):
     shipped_ratio = baseline["code-only deploy"]["seconds"] / pyops[CODE_ONLY_SHIPPED]["seconds"]
     per_host = pyops["rollback"]["seconds"] / len(APPS)
     rows = targets(pyops, baseline, sent, failed, len(APPS), DEPS)
+    gated = pyops[CODE_ONLY_GATED]
+    gate = gated["gate_seconds"]
+    gate_text = "not in the playbook's task times" if gate is None else f"{gate:.1f} s"
+    rows.append(
+        (
+            "dependency gate adds <= 2 s (issue 24)",
+            f"gate task {gate_text}",
+            verdict(True, gated["gate_seconds"] is not None and gated["gate_seconds"] <= 2),
+        )
+    )
     width = max(len(row[0]) for row in rows)
     figure_width = max(len(row[1]) for row in rows)
     lines = [
@@ -351,6 +393,8 @@ def summary(pyops, baseline, loads):
         *(f"{target:{width}} | {figure:{figure_width}} | {result}" for target, figure, result in rows),
         "",
         f"code-only deploy, baseline/pyops: {ratio:.1f}x; with deploy_configure_server=false: {shipped_ratio:.1f}x",
+        f"dependency gate: its task {gate_text} ({count_requirements()} pinned packages, local OSV service);"
+        f" code-only deploy {gated['seconds']:.1f} s with it, {pyops['code-only deploy']['seconds']:.1f} s without",
         f"rollback: {pyops['rollback']['seconds']:.1f} s for {len(APPS)} hosts ({per_host:.1f} s per host);"
         f" baseline {baseline['rollback']['seconds']:.1f} s",
         f"no-change deploy: pyops {changes(pyops['no-change deploy']['changed'])},"
@@ -426,7 +470,7 @@ def main():
     playbook("converge", HERE / "converge.yml")
     v1 = variant("v1", changed=False)
     v2 = variant("v2")
-    pyops = pyops_flow(v1, v2, variant("v3"))
+    pyops = pyops_flow(v1, v2, variant("v3"), variant("v4"))
     playbook("wipe", HERE / "wipe.yml")
     baseline = baseline_flow(v1, v2)
     loads.append(loadavg())

@@ -29,6 +29,8 @@ export ANSIBLE_CONFIG=$ROOT/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$ROOT/collectio
 export ANSIBLE_BECOME=true
 # Per-task times in the logs bench.py keeps, to see where a slow step spends them.
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
+# Every task in the recap, so that bench.py finds the dependency gate's time however short it is.
+export PROFILE_TASKS_TASK_OUTPUT_LIMIT=all
 NETWORK=pyops-bench
 APPS=${PYOPS_BENCH_APPS:-2}
 [[ $APPS =~ ^[1-9][0-9]*$ ]] || { echo "PYOPS_BENCH_APPS must be a whole number of at least 1, not '$APPS'" >&2; exit 2; }

@@ -7,9 +7,11 @@ Serves what pip-audit's ``osv`` service asks (``POST /v1/query`` with ``{"packag
 severity (``GET /v1/vulns/<id>``). ADVISORIES.json is a list of OSV records, read again on every
 request (a test rewrites it between deploys); a record affects the versions its ``affected[].versions``
 list. The server listens on 127.0.0.1 on a free port, which it writes to PORT_FILE once it listens,
-and logs each query to stderr.
+and logs each query to stderr. With OSV_BASIC_AUTH=user:password in its environment, it answers 401 to
+any request without that HTTP basic authentication.
 """
 
+import base64
 import json
 import os
 import re
@@ -39,6 +41,17 @@ def matching(advisories, name, version):
 
 class Handler(BaseHTTPRequestHandler):
     advisories_path = None
+    basic_auth = None
+
+    def _denied(self):
+        """True (after answering 401) when the server wants basic authentication and the request lacks it."""
+        if self.basic_auth is None:
+            return False
+        expected = "Basic " + base64.b64encode(self.basic_auth.encode()).decode()
+        if self.headers.get("Authorization") == expected:
+            return False
+        self._answer(401, {"message": "authentication required"})
+        return True
 
     def _advisories(self):
         with open(self.advisories_path, encoding="utf-8") as handle:
@@ -53,6 +66,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self):  # noqa: N802 - the name http.server calls
+        if self._denied():
+            return None
         if self.path != "/v1/query":
             return self._answer(404, {"message": "not found"})
         length = int(self.headers.get("Content-Length") or 0)
@@ -65,6 +80,8 @@ class Handler(BaseHTTPRequestHandler):
         return self._answer(200, {"vulns": found} if found else {})
 
     def do_GET(self):  # noqa: N802
+        if self._denied():
+            return None
         match = re.fullmatch(r"/v1/vulns/([A-Za-z0-9._:-]+)", self.path)
         if not match:
             return self._answer(404, {"message": "not found"})
@@ -77,6 +94,7 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     advisories, port_file = sys.argv[1], sys.argv[2]
     Handler.advisories_path = advisories
+    Handler.basic_auth = os.environ.get("OSV_BASIC_AUTH")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     with open(port_file + ".tmp", "w", encoding="utf-8") as handle:
         handle.write(str(server.server_address[1]))

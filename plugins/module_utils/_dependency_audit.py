@@ -13,7 +13,7 @@ import math
 import posixpath
 import re
 import tarfile
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 SEVERITIES = ("low", "medium", "high", "critical")
 FAIL_ON_CHOICES = ("any",) + SEVERITIES
@@ -83,6 +83,29 @@ def check_lock(data, member):
 
 
 # ---- pip-audit -------------------------------------------------------------------------------------
+
+
+def split_credentials(url):
+    """``(url, user, password)``: the URL without its ``user:password@``, and what it held (None, None without).
+
+    pip-audit gets the bare URL on its command line (visible to every local user in ``/proc/<pid>/cmdline``)
+    and the credentials in a netrc file only the controller's user can read.
+    """
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None, None
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.username or ""), unquote(parts.password or "")
+
+
+def netrc_entry(host, user, password):
+    """A netrc ``machine`` line for ``host``, its values quoted so that spaces, ``#`` and quotes survive."""
+
+    def quoted(value):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return f"machine {host} login {quoted(user)} password {quoted(password)}\n"
 
 
 def pip_audit_argv(executable, requirements, output, osv_url, timeout, cache_dir=None):

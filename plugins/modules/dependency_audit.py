@@ -47,7 +47,10 @@ options:
     elements: dict
     default: []
   osv_url:
-    description: The OSV query endpoint pip-audit posts to (an internal mirror for hosts without internet access).
+    description:
+      - The OSV query endpoint pip-audit posts to (an internal mirror for hosts without internet access).
+      - A C(user:password@) in it is sent as HTTP basic authentication, to pip-audit through a netrc file
+        only the controller's user can read, never on its command line; the value is not logged.
     type: str
     default: https://api.osv.dev/v1/query
   pip_audit:
@@ -130,6 +133,7 @@ import json
 import os
 import shutil
 import tempfile
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
@@ -140,6 +144,7 @@ from ansible_collections.pyops.deploy.plugins.module_utils._dependency_audit imp
     AuditError,
     check_lock,
     judge,
+    netrc_entry,
     osv_vuln_url,
     parse_allowlist,
     parse_report,
@@ -147,6 +152,7 @@ from ansible_collections.pyops.deploy.plugins.module_utils._dependency_audit imp
     pip_audit_failure,
     read_requirements,
     record_severity,
+    split_credentials,
     table,
 )
 
@@ -160,7 +166,7 @@ def main():
             "requirements": {"type": "str", "default": "requirements.txt"},
             "fail_on": {"type": "str", "default": "any", "choices": list(FAIL_ON_CHOICES)},
             "allow": {"type": "list", "elements": "dict", "default": []},
-            "osv_url": {"type": "str", "default": DEFAULT_OSV_URL},
+            "osv_url": {"type": "str", "default": DEFAULT_OSV_URL, "no_log": True},
             "pip_audit": {"type": "str", "default": "pip-audit"},
             "timeout": {"type": "int", "default": 15},
             "cache_dir": {"type": "path"},
@@ -169,6 +175,12 @@ def main():
     )
     p = module.params
     result = {"changed": False, "findings": [], "table": []}
+    try:
+        osv = split_credentials(p["osv_url"])
+    except ValueError:
+        module.fail_json(msg="deploy_audit_osv_url is not a valid URL (its port is not a number)", **result)
+    if osv[2]:
+        module.no_log_values.add(osv[2])
     allowed, problems = parse_allowlist(p["allow"], datetime.datetime.now(datetime.timezone.utc).date())
     if problems:
         module.fail_json(
@@ -183,7 +195,7 @@ def main():
         )
     work = tempfile.mkdtemp(prefix="pyops-audit-")
     try:
-        audited, findings = run_pip_audit(module, executable, work)
+        audited, findings = run_pip_audit(module, executable, work, osv)
     except AuditError as exc:
         module.fail_json(msg=f"The release's dependencies could not be audited: {exc}", **result)
     finally:
@@ -191,7 +203,7 @@ def main():
     if p["fail_on"] != "any":
         for finding in findings:
             if not any(name.upper() in allowed for name in [finding["id"]] + finding["aliases"]):
-                finding["severity"] = lookup_severity(module, finding["id"])
+                finding["severity"] = lookup_severity(module, finding["id"], osv)
                 finding["severity_checked"] = True
     judged = judge(findings, allowed, p["fail_on"])
     result.update(audited=audited, findings=judged, table=table(judged) if judged else [])
@@ -207,25 +219,44 @@ def main():
     module.exit_json(**result)
 
 
-def run_pip_audit(module, executable, work):
+def run_pip_audit(module, executable, work, osv):
+    """pip-audit on the packed lock. Credentials of the OSV URL go to a netrc file in ``work`` (mode 0600,
+    removed with it), never on pip-audit's command line."""
     p = module.params
+    url, user, password = osv
     requirements = os.path.join(work, "requirements.txt")
     with open(requirements, "wb") as handle:
         handle.write(check_lock(read_requirements(p["artifact"], p["requirements"]), p["requirements"]))
     output = os.path.join(work, "report.json")
-    argv = pip_audit_argv(executable, requirements, output, p["osv_url"], p["timeout"], p["cache_dir"])
-    rc, _out, err = module.run_command(argv, cwd=work)
+    argv = pip_audit_argv(executable, requirements, output, url, p["timeout"], p["cache_dir"])
+    environ = {}
+    if user is not None:
+        netrc = os.path.join(work, "netrc")
+        fd = os.open(netrc, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(netrc_entry(urlsplit(url).hostname, user, password))
+        environ["NETRC"] = netrc
+    rc, _out, err = module.run_command(argv, cwd=work, environ_update=environ)
     if not os.path.exists(output):
         raise AuditError(pip_audit_failure(rc, err))
     with open(output, encoding="utf-8") as handle:
         return parse_report(handle.read())
 
 
-def lookup_severity(module, advisory):
+def lookup_severity(module, advisory, osv):
     """The advisory's severity from the OSV service, None when it cannot be told."""
-    url = osv_vuln_url(module.params["osv_url"], advisory)
+    base, user, password = osv
+    url = osv_vuln_url(base, advisory)
     try:
-        response = open_url(url, method="GET", timeout=module.params["timeout"], http_agent="pyops.deploy")
+        response = open_url(
+            url,
+            method="GET",
+            timeout=module.params["timeout"],
+            http_agent="pyops.deploy",
+            url_username=user,
+            url_password=password,
+            force_basic_auth=user is not None,
+        )
         return record_severity(json.loads(response.read()))
     except Exception as exc:  # noqa: BLE001 - any failure means an unknown severity, which blocks
         module.warn(f"the severity of {advisory} could not be read from {url}: {exc}; it counts as critical")

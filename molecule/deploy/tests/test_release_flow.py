@@ -347,10 +347,14 @@ ADVISORY = {
 }
 
 
+OSV_USER, OSV_SECRET = "audit-bot", "planted-osv-secret-5f1c"
+
+
 @pytest.fixture(scope="module")
 def osv(tmp_path_factory):
-    """An OSV-compatible service on the controller (molecule/deploy/osv_server.py) serving ADVISORY;
-    yields the deploy's arguments that turn the gate on against it, and its query log."""
+    """An OSV-compatible service on the controller (molecule/deploy/osv_server.py) serving ADVISORY to
+    requests with OSV_USER:OSV_SECRET only; yields the deploy's arguments that turn the gate on against it
+    (the credentials in the URL, as an internal mirror would need), and its query log."""
     work = tmp_path_factory.mktemp("osv")
     (work / "advisories.json").write_text(json.dumps([ADVISORY]))
     log = open(work / "queries.log", "w")  # noqa: SIM115 - open while the server runs
@@ -362,10 +366,11 @@ def osv(tmp_path_factory):
             str(work / "port"),
         ],
         stderr=log,
+        env=dict(os.environ, OSV_BASIC_AUTH=f"{OSV_USER}:{OSV_SECRET}"),
     )
     try:
         wait_for("the OSV service", lambda: (work / "port").exists(), 30)
-        url = f"http://127.0.0.1:{(work / 'port').read_text()}/v1/query"
+        url = f"http://{OSV_USER}:{OSV_SECRET}@127.0.0.1:{(work / 'port').read_text()}/v1/query"
         gate = ["-e", "deploy_audit=true", "-e", f"deploy_audit_osv_url={url}", "-e", "deploy_audit_fail_on=high"]
         yield gate, work / "queries.log"
     finally:
@@ -386,9 +391,11 @@ def allow(expires):
 def test_a_vulnerable_pin_is_refused_once_before_any_host_changes(deploy, osv, served):
     gate, queries = osv
     before = {app: state(app) for app in APPS}
-    # The whole deploy, app_server role included: the gate comes before any host is set up.
-    run = deploy("v10", *gate)
+    # The whole deploy, app_server role included: the gate comes before any host is set up. At -vvv,
+    # the mirror's password (in deploy_audit_osv_url) appears nowhere in the output.
+    run = deploy("v10", *gate, "-vvv")
     assert run.returncode != 0
+    assert OSV_SECRET not in run.stdout + run.stderr
     text = said(run)
     assert "1 known vulnerability at or above high; the deploy stops before any host is locked" in text, run.stdout[
         -3000:
@@ -400,6 +407,7 @@ def test_a_vulnerable_pin_is_refused_once_before_any_host_changes(deploy, osv, s
     assert served()[0] == {"v8"}
     # Audited once for the run, not once per host: one query per pinned package.
     assert queries.read_text().count("POST /v1/query") == 9, queries.read_text()
+    assert '" 401 ' not in queries.read_text()
 
 
 def test_an_expired_allowlist_entry_stops_the_deploy_and_says_so(deploy, osv):

@@ -20,6 +20,7 @@ from ansible_collections.pyops.deploy.plugins.module_utils._dependency_audit imp
     check_lock,
     cvss3_base_score,
     judge,
+    netrc_entry,
     osv_vuln_url,
     parse_allowlist,
     parse_report,
@@ -27,6 +28,7 @@ from ansible_collections.pyops.deploy.plugins.module_utils._dependency_audit imp
     pip_audit_failure,
     read_requirements,
     record_severity,
+    split_credentials,
     table,
 )
 
@@ -216,3 +218,24 @@ def test_a_lock_that_names_other_files_is_refused():
     for line in ("-r /etc/passwd", "--requirement=base.txt", "  -c constraints.txt", "-e .", "--editable git+x"):
         with pytest.raises(AuditError, match="line 2 names another file"):
             check_lock(b"flask==3.1.3\n" + line.encode() + b"\n", "requirements.txt")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.osv.dev/v1/query", ("https://api.osv.dev/v1/query", None, None)),
+        ("https://bot:tok@osv.example.com/v1/query", ("https://osv.example.com/v1/query", "bot", "tok")),
+        ("http://bot:a%40b%3Ac@127.0.0.1:8080/v1/query?x=1", ("http://127.0.0.1:8080/v1/query?x=1", "bot", "a@b:c")),
+        ("https://token@[::1]:9/v1/query", ("https://[::1]:9/v1/query", "token", "")),
+    ],
+)
+def test_split_credentials_takes_user_and_password_out_of_the_url(url, expected):
+    assert split_credentials(url) == expected
+
+
+def test_a_netrc_entry_reads_back_with_the_stdlib_parser(tmp_path):
+    import netrc
+
+    path = tmp_path / "netrc"
+    path.write_text(netrc_entry("osv.example.com", "b ot", 'p"a#s\\s w'))
+    assert netrc.netrc(str(path)).authenticators("osv.example.com") == ("b ot", "", 'p"a#s\\s w')

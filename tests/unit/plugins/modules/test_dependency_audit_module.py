@@ -21,9 +21,13 @@ from ansible_collections.pyops.deploy.tests.unit.plugins.modules.test_release_mo
 
 VULN = {"id": "PYSEC-2099-1", "fix_versions": ["3.1.10"], "aliases": ["CVE-2099-1"], "description": "x"}
 FAKE = """#!{python}
-import json, sys
+import json, os, sys
 argv = sys.argv[1:]
-json.dump({{"argv": argv, "lock": open(argv[argv.index("--requirement") + 1]).read()}}, open({seen!r}, "w"))
+netrc = os.environ.get("NETRC")
+seen = {{"argv": argv, "lock": open(argv[argv.index("--requirement") + 1]).read(), "netrc": None}}
+if netrc:
+    seen.update(netrc=open(netrc).read(), netrc_mode=oct(os.stat(netrc).st_mode & 0o777))
+json.dump(seen, open({seen!r}, "w"))
 report = json.load(open({report!r}))
 if report is None:
     sys.stderr.write("ERROR:pip_audit._cli:requirement flask is not pinned to an exact version\\n")
@@ -72,6 +76,20 @@ def test_no_finding_passes_and_audits_the_lock_of_the_packed_release(gate, capsy
     assert "--no-deps" in argv
     # Check mode audits too: it changes nothing.
     assert gate([], capsys, check=True)["audited"] == 2
+
+
+def test_credentials_in_the_osv_url_reach_pip_audit_only_through_a_private_netrc(gate, capsys):
+    secret = "s3cr#t pass"
+    url = "http://audit-bot:s3cr%23t%20pass@127.0.0.1:9/v1/query"
+    result = gate([VULN], capsys, osv_url=url)
+    seen = result.pop("seen")
+    assert result["failed"] and "PYSEC-2099-1" in result["msg"]
+    # Not on the command line (any local user reads /proc/<pid>/cmdline), not in the result.
+    assert seen["argv"][seen["argv"].index("--osv-url") + 1] == "http://127.0.0.1:9/v1/query"
+    assert "s3cr" not in json.dumps(seen["argv"]) and "s3cr" not in json.dumps(result)
+    assert seen["netrc_mode"] == "0o600"
+    assert seen["netrc"] == 'machine 127.0.0.1 login "audit-bot" password "s3cr#t pass"\n'
+    assert secret not in json.dumps(result)
 
 
 def test_a_finding_stops_the_deploy_with_a_table(gate, capsys):
