@@ -459,3 +459,41 @@ def test_status_names_the_hosts_that_run_a_package_version(ansible_playbook):
     assert "2 of 2 hosts run Werkzeug 3.1.9" in text
     other = ansible_playbook(STATUS, "-e", "status_package=werkzeug", "-e", "status_package_version=3.1.10")
     assert "0 of 2 hosts run werkzeug 3.1.10" in said(other), other.stdout[-3000:]
+
+
+def test_status_shows_the_host_a_killed_run_left_drained_until_a_recovery_puts_it_back(
+    deploy, ansible_playbook, served
+):
+    go = f"{ROOT}/shared/log/go-v11"
+    command = f"for i in $(seq 1200); do test -e {go} && exit 0; sleep 0.5; done; exit 1"
+    hook = {"name": "wait after the switch", "command": command, "stage": "after_switch"}
+    hold = ["-e", json.dumps({"deploy_hooks": [hook]})]
+    run = deploy("v11", *CODE_ONLY, *hold, wait=False)
+    # Killed while the first batch (one of two hosts) is out of the upstream, switched, in its after_switch hook.
+    wait_for("v11's after_switch hook", lambda: any(hooks_running(app) for app in APPS))
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    drained = [app for app in APPS if hooks_running(app)]
+    assert len(drained) == 1, drained
+    run_id = lock(drained[0])["run_id"]
+    # The proxy holds the host out: only the other one answers.
+    assert served()[1] == set(APPS) - set(drained)
+
+    status = ansible_playbook(STATUS)
+    assert status.returncode == 0, status.stdout[-3000:]
+    table = said(status)
+    for app in APPS:
+        row = table[table.index(f"- {app} ") :][:300]
+        assert (f"run {run_id} yes " in row) == (app in drained), row
+
+    try:
+        recovered = deploy("v11", *CODE_ONLY, "-e", "deploy_break_lock=true")
+        assert recovered.returncode == 0, recovered.stdout[-3000:]
+    finally:
+        for app in APPS:
+            host(app).run(f"touch {go}")
+    assert served() == ({"v11"}, set(APPS))
+    table = said(ansible_playbook(STATUS))
+    for app in APPS:
+        assert lock(app) is None
+        assert f"run {run_id}" not in table and " yes " not in table[table.index(f"- {app} ") :][:300]
