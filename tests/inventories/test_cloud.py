@@ -42,8 +42,11 @@ def moto_endpoint(tmp_path_factory):
     port = free_loopback_port()
     log = tmp_path_factory.mktemp("moto") / "moto_server.log"
     server = Path(sys.executable).with_name("moto_server")
+    # Without its catalogue of public AMIs (seconds to load); run_instances takes any image id then.
+    env = dict(os.environ, MOTO_EC2_LOAD_DEFAULT_AMIS="false")
     with log.open("w") as out:
-        proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
+        argv = [str(server), "-H", "127.0.0.1", "-p", str(port)]
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
@@ -94,9 +97,10 @@ def ec2(env, region=REGION):
 
 
 def launch(client, tags):
-    image = client.describe_images()["Images"][0]["ImageId"]
     spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}] if tags else []
-    run = client.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.small", TagSpecifications=spec)
+    run = client.run_instances(
+        ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.small", TagSpecifications=spec
+    )
     return run["Instances"][0]
 
 
