@@ -132,8 +132,8 @@ def fleet(aws_env):
 
 
 @pytest.fixture(scope="module")
-def aws_inventory(fleet, aws_env, tmp_path_factory):
-    """ansible-inventory --list of a copy of inventories/prod whose hosts.yml is the AWS example."""
+def aws_inventory_argv(fleet, tmp_path_factory):
+    """ansible-inventory on a copy of inventories/prod whose hosts.yml is the AWS example."""
     work = tmp_path_factory.mktemp("aws-inventory")
     inventory = work / "prod-aws"
     shutil.copytree(ROOT / "inventories" / "prod", inventory)
@@ -141,10 +141,33 @@ def aws_inventory(fleet, aws_env, tmp_path_factory):
     shutil.copy(AWS_FILE, inventory / AWS_FILE.name)
     password = work / "vault-password"
     password.write_text(EXAMPLE_VAULT_PASSWORD)
-    argv = ["ansible-inventory", "-i", str(inventory), "--vault-password-file", str(password), "--list"]
-    run = subprocess.run(argv, capture_output=True, text=True, env=aws_env, cwd=ROOT, timeout=300, check=False)
+    return ["ansible-inventory", "-i", str(inventory), "--vault-password-file", str(password)]
+
+
+def run_inventory(argv, env):
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    return run.stdout
+
+
+@pytest.fixture(scope="module")
+def aws_inventory(aws_inventory_argv, aws_env):
+    return json.loads(run_inventory([*aws_inventory_argv, "--list"], aws_env))
+
+
+def graph_groups(graph):
+    """{group: hosts directly under it} from `ansible-inventory --graph` (`@group:` lines, `|--host` below)."""
+    groups, stack = {}, []
+    for line in graph.splitlines():
+        depth = line.count("|  ") + (1 if "|--" in line else 0)
+        name = line.split("|--")[-1].strip()
+        del stack[depth:]
+        if name.startswith("@"):
+            groups[name[1:].rstrip(":")] = set()
+            stack.append(name[1:].rstrip(":"))
+        elif stack:
+            groups[stack[-1]].add(name)
+    return groups
 
 
 def plain(value):
@@ -160,6 +183,16 @@ def test_aws_tags_make_the_play_groups(aws_inventory):
     assert members(aws_inventory, "proxies") == {"web1.example.org"}
     assert members(aws_inventory, "appservers") == {"app1.example.org", "app2.example.org"}
     assert members(aws_inventory, "monitoring") == {"mon1.example.org"}
+
+
+def test_aws_graph_shows_the_play_groups(aws_inventory_argv, aws_env):
+    """What an operator checks first: `ansible-inventory --graph`."""
+    groups = graph_groups(run_inventory([*aws_inventory_argv, "--graph"], aws_env))
+    assert groups["proxies"] == {"web1.example.org"}
+    assert groups["appservers"] == {"app1.example.org", "app2.example.org"}
+    assert groups["monitoring"] == {"mon1.example.org"}
+    # Listed (under the plugin's own group, aws_ec2), in none of the play groups.
+    assert {"bastion.example.org", "db1.example.org"} <= set().union(*groups.values())
 
 
 def test_aws_instances_without_a_pyops_role_are_in_no_play_group(aws_inventory):
