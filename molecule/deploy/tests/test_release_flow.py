@@ -464,13 +464,13 @@ def test_status_names_the_hosts_that_run_a_package_version(ansible_playbook):
 def test_status_shows_the_host_a_killed_run_left_drained_until_a_recovery_puts_it_back(
     deploy, ansible_playbook, served
 ):
-    go = f"{ROOT}/shared/log/go-v11"
+    go = f"{ROOT}/shared/log/go-v15"
     command = f"for i in $(seq 1200); do test -e {go} && exit 0; sleep 0.5; done; exit 1"
     hook = {"name": "wait after the switch", "command": command, "stage": "after_switch"}
     hold = ["-e", json.dumps({"deploy_hooks": [hook]})]
-    run = deploy("v11", *CODE_ONLY, *hold, wait=False)
+    run = deploy("v15", *CODE_ONLY, *hold, wait=False)
     # Killed while the first batch (one of two hosts) is out of the upstream, switched, in its after_switch hook.
-    wait_for("v11's after_switch hook", lambda: any(hooks_running(app) for app in APPS))
+    wait_for("v15's after_switch hook", lambda: any(hooks_running(app) for app in APPS))
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     drained = [app for app in APPS if hooks_running(app)]
@@ -487,13 +487,29 @@ def test_status_shows_the_host_a_killed_run_left_drained_until_a_recovery_puts_i
         assert (f"run {run_id} yes " in row) == (app in drained), row
 
     try:
-        recovered = deploy("v11", *CODE_ONLY, "-e", "deploy_break_lock=true")
+        recovered = deploy("v15", *CODE_ONLY, "-e", "deploy_break_lock=true")
         assert recovered.returncode == 0, recovered.stdout[-3000:]
     finally:
         for app in APPS:
             host(app).run(f"touch {go}")
-    assert served() == ({"v11"}, set(APPS))
+    assert served() == ({"v15"}, set(APPS))
     table = said(ansible_playbook(STATUS))
     for app in APPS:
         assert lock(app) is None
         assert f"run {run_id}" not in table and " yes " not in table[table.index(f"- {app} ") :][:300]
+
+
+def test_a_failed_after_switch_hook_sends_its_host_back_to_the_release_before(deploy, served):
+    hook = {"name": "fail after the switch", "command": "echo after-switch-broke; exit 3", "stage": "after_switch"}
+    run = deploy("v16", *CODE_ONLY, "-e", json.dumps({"deploy_hooks": [hook]}))
+    assert run.returncode != 0
+    text = said(run)
+    assert "hook fail after the switch failed (exit 3): after-switch-broke" in text, run.stdout[-3000:]
+    assert "This host went back to v15." in text, run.stdout[-3000:]
+    # The first batch switched, ran the hook and went back; the second never switched.
+    assert served() == ({"v15"}, set(APPS))
+    statuses = sorted(records(app)["v16"]["status"] for app in APPS)
+    assert statuses[0] == "failed" and "good" not in statuses, statuses
+    for app in APPS:
+        assert current(app) == "v15"
+        assert lock(app) is None
