@@ -513,3 +513,24 @@ def test_a_failed_after_switch_hook_sends_its_host_back_to_the_release_before(de
     for app in APPS:
         assert current(app) == "v15"
         assert lock(app) is None
+
+
+def test_breaking_the_lock_frees_a_host_that_already_serves_the_release(deploy, served):
+    hold, go = hook_waiting_for("v17")
+    run = deploy("v17", *CODE_ONLY, *hold, wait=False)
+    wait_for("v17's hook", lambda: all(hooks_running(app) for app in APPS))
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    assert all(lock(app) for app in APPS)
+    # The operator goes on with the release every host serves: nothing to deploy, but the dead run's
+    # locks (and its hooks) go on every host.
+    try:
+        again = deploy("v15", *CODE_ONLY, "-e", "deploy_break_lock=true")
+    finally:
+        for app in APPS:
+            host(app).run(f"touch {go}")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert served() == ({"v15"}, set(APPS))
+    for app in APPS:
+        assert lock(app) is None
+        assert not hooks_running(app)
