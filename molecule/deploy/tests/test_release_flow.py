@@ -534,3 +534,16 @@ def test_breaking_the_lock_frees_a_host_that_already_serves_the_release(deploy, 
     for app in APPS:
         assert lock(app) is None
         assert not hooks_running(app)
+
+
+def test_the_drain_playbook_takes_a_host_out_and_puts_every_host_back(ansible_playbook, served):
+    site = ["-e", "reverse_proxy_drain_site=sample"]
+    out = ansible_playbook("playbooks/drain.yml", *site, "-e", f"drain_hosts={APPS[0]}")
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert served() == ({"v15"}, {APPS[1]})
+    refused = ansible_playbook("playbooks/drain.yml", *site, "-e", f"drain_hosts={APPS[0]},{APPS[1]}")
+    assert refused.returncode != 0
+    assert "no member of its upstream" in said(refused), refused.stdout[-3000:]
+    back = ansible_playbook("playbooks/drain.yml", *site, "-e", "drain_hosts=")
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert served() == ({"v15"}, set(APPS))
