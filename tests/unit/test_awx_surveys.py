@@ -44,9 +44,15 @@ def entry_points(playbook):
     return {(name.removeprefix("pyops.deploy."), entry) for name, entry in found}
 
 
+def play_vars(playbook):
+    """The variables a playbook's plays declare with a default (a survey may set them)."""
+    return {name for play in load(playbook) for name in play.get("vars", {})}
+
+
 def role_options(playbook):
-    """Variable name -> its argument spec (or {} for a default without one), over the entry points."""
-    options = {}
+    """Variable name -> its argument spec (or {} for a default without one), over the entry points and
+    the plays' own variables."""
+    options = dict.fromkeys(play_vars(playbook), {})
     for role, entry in entry_points(playbook):
         role_dir = ROOT / "roles" / role
         defaults = role_dir / "defaults" / "main.yml"
