@@ -67,6 +67,16 @@ options:
         C(pylock.<name>.toml)). Needs O(installer=uv). Read like O(requirements).
       - A C(uv.lock) is exported with its hashes, without dev dependencies and without the project itself.
     type: path
+  pyproject:
+    description:
+      - Path of the project's C(pyproject.toml), such as the one at a release's root. When its C([project])
+        table sets C(requires-python) and O(python) does not meet it, the task fails before the inputs are
+        read or anything is built, with C(release needs Python >=3.12, host <name> has 3.11.2 (...)). Checked in check
+        mode too.
+      - A missing file, or one without C(requires-python), requires nothing. Read like O(requirements)
+        (no symlink followed, regular files only); nothing of it appears in results or messages but the
+        C(requires-python) value, and only when it looks like a version specifier.
+    type: path
   packages:
     description: Extra requirement specs or wheel paths, installed after the requirements.
     type: list
@@ -156,6 +166,12 @@ EXAMPLES = r"""
     bytecode_from: /srv/shop/current/venv
   register: shop_venv
 
+- name: Refuse a release that needs a newer Python than the host's, before building anything
+  pyops.deploy.venv:
+    path: /srv/shop/releases/r43/venv
+    requirements: /srv/shop/releases/r43/requirements.txt
+    pyproject: /srv/shop/releases/r43/pyproject.toml
+
 - name: Build a venv offline from a uv.lock and a wheelhouse
   pyops.deploy.venv:
     path: /srv/tool/venv
@@ -237,6 +253,7 @@ def argument_spec():
         "requirements": {"type": "path"},
         "require_hashes": {"type": "str", "choices": ["auto", "always", "never"], "default": "auto"},
         "lock": {"type": "path"},
+        "pyproject": {"type": "path"},
         "packages": {"type": "list", "elements": "str", "default": []},
         "wheelhouse": {"type": "path"},
         "installer": {"type": "str", "choices": ["uv", "pip"], "default": "uv"},

@@ -24,7 +24,7 @@ import tempfile
 import time
 import zipfile
 
-from ansible_collections.pyops.deploy.plugins.module_utils._venv import bytecode, owner, state
+from ansible_collections.pyops.deploy.plugins.module_utils._venv import bytecode, owner, requires, state
 from ansible_collections.pyops.deploy.plugins.module_utils._venv.common import VenvError, redact, run
 
 BUILD_UMASK = 0o022
@@ -49,6 +49,8 @@ def validate(params):
         raise VenvError("a lock is installed with the uv installer only")
     if params.get("wheelhouse") and not params["wheelhouse"].startswith("/"):
         raise VenvError("wheelhouse must be an absolute path")
+    if params.get("pyproject") and not params["pyproject"].startswith("/"):
+        raise VenvError("pyproject must be an absolute path")
 
 
 class Venv:
@@ -77,6 +79,9 @@ class Venv:
     def read(self):
         """Everything the decision needs; the inputs' text stays here, only its digest is kept."""
         self.interpreter = state.interpreter(self.p["python"])
+        if self.p.get("pyproject"):
+            # Before anything else is read or built: a release for a newer Python stops here.
+            requires.check(self.p["pyproject"], self.interpreter, self.p["python"])
         texts = [state.read_input(path) for path in self.inputs()]
         self.has_hashes = state.has_hashes(texts)
         packages = list(self.p.get("packages") or [])

@@ -326,3 +326,24 @@ def test_files_linked_from_a_cache_made_under_a_hardened_umask_are_readable_by_a
         wanted = 0o055 if stat.S_ISDIR(st.st_mode) else 0o044
         assert st.st_mode & wanted == wanted, (path, oct(st.st_mode))
         assert st.st_mode & 0o022 == 0, (path, oct(st.st_mode))
+
+
+def test_a_release_for_a_newer_python_is_refused_before_anything_is_built(run, site):
+    pyproject = site / "release" / "pyproject.toml"
+    have = subprocess.check_output([PYTHON, "-c", "import platform; print(platform.python_version())"], text=True)
+    have = have.strip().split(".")
+    newer = f"{have[0]}.{int(have[1]) + 1}"
+    pyproject.write_text(f'[project]\nname = "app"\nrequires-python = ">={newer}"\n')
+    before = tree(site)
+    for check in (True, False):
+        result = run(check=check, pyproject=str(pyproject))
+        assert result["failed"] is True
+        assert result["msg"].startswith(f"release needs Python >={newer}, host {platform.node()} has "), result["msg"]
+        assert f"requires-python in {pyproject}" in result["msg"]
+        assert tree(site) == before, "a refused release changed the disk (uv, the cache or the venv)"
+
+    pyproject.write_text(f'[project]\nname = "app"\nrequires-python = ">={have[0]}.{have[1]}"\n')
+    assert run(check=True, pyproject=str(pyproject))["action"] == "create"
+    assert run(pyproject=str(pyproject))["action"] == "create"
+    assert run(check=True, pyproject=str(pyproject))["changed"] is False
+    assert run(pyproject=str(pyproject))["changed"] is False
