@@ -249,11 +249,28 @@ class Venv:
                 f"--generate-hashes), or give a uv.lock as the lock.\n{exc}"
             ) from None
 
+    def offline_first(self, name, argv):
+        """Whether a step tries uv's cache alone first: `uv pip sync` of a hash-pinned lock from an index.
+
+        Each release has a venv of its own, so a code-only deploy builds one from an unchanged lock, which
+        the cache holds whole; online, uv would still ask the index whether its cached pages are current
+        (and wait out its timeouts when the index is unreachable). Exact pins with hashes leave nothing
+        for the index to decide, so the cache's answer is the index's. What the cache lacks fails at once,
+        before the venv is touched, and the step runs online.
+        """
+        return name == "uv pip sync" and not self.wheelhouse and "--require-hashes" in argv
+
     def build(self):
         env = self.uv_env() if self.p["installer"] == "uv" else self.index_env("PIP")
         for name, argv, skip_if_venv in self.steps():
             if skip_if_venv and os.path.lexists(self.venv_python):
                 continue
+            if self.offline_first(name, argv):
+                try:
+                    self.timed(name + " (offline)", run, name, argv[:3] + ["--offline"] + argv[3:], None, env)
+                    continue
+                except VenvError:
+                    pass  # something is not in the cache: ask the index
             self.timed(name, run, name, argv, "/" if name == "uv venv" else None, env)
         if self.p["installer"] == "uv":
             self.timed("uv pip check", self.check_complete, env)

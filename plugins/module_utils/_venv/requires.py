@@ -36,7 +36,9 @@ CLAUSE = re.compile(r"^\s*(~=|===|==|!=|<=|>=|<|>)\s*v?([0-9]+(?:\.[0-9]+)*)(\.\
 NUMBERS = re.compile(r"^[0-9]+(?:\.[0-9]+)*")
 # The fallback reader: the [project] table's requires-python, a basic or literal string on one line.
 TABLE = re.compile(r"^\s*\[\s*([^\]]*?)\s*\]\s*(#.*)?$")
-KEY = re.compile(r"""^\s*(?:requires-python|"requires-python"|'requires-python')\s*=\s*(?:"([^"\\]*)"|'([^']*)')\s*(#.*)?$""")
+KEY = re.compile(
+    r"""^\s*(?:requires-python|"requires-python"|'requires-python')\s*=\s*(?:"([^"\\]*)"|'([^']*)')\s*(#.*)?$"""
+)
 
 
 def release_numbers(version):
@@ -144,4 +146,3 @@ def check(path, interpreter, python):
             f"({python}; requires-python in {path}). Nothing was built: build the release for this Python, or "
             "give the host an interpreter that meets it (the python role) as the venv's python (deploy_python)."
         )
-
