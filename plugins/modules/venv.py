@@ -27,6 +27,9 @@ description:
     lists, so the file must be a complete lock. C(uv pip check) then runs; a dependency missing (a
     requirements file with Django but not asgiref) or in conflict fails the build before the marker, with the
     uv's finding and how to lock the file. The pip installer resolves dependencies itself.
+  - With uv, a hash-pinned requirements file or lock from an index is synced from uv's cache alone first
+    (C(--offline)), and from the index only when the cache lacks something, so that a new venv of an
+    unchanged lock (a code-only release) builds without the index, even when it is unreachable.
   - uv is installed when missing, as C(<uv_dir>/<uv_version>/bin/uv), from its wheel in O(wheelhouse) or
     with pip from the index.
   - Everything runs with umask C(0022), whatever the caller's, so that the app's user can read the venv.
