@@ -536,17 +536,12 @@ def test_a_400_from_the_candidate_says_to_check_allowed_hosts(deploy, served):
 # Last: the proxy asks with Host: localhost, which this release refuses.
 def test_deploy_health_host_and_collectstatic_into_a_shared_app_writable_dir(deploy, http_probe):
     # The README's Django example: STATIC_ROOT = BASE_DIR / "staticfiles", a shared directory the app may
-    # write, linked into each root-owned release; the hook copies what collectstatic would.
+    # write (molecule.yml), linked into each root-owned release; the hook copies what collectstatic would.
     collect = (
         "python -c \"import shutil; shutil.copytree('pyops_sample_flask/static', 'staticfiles', dirs_exist_ok=True)\""
     )
-    settings = {
-        "app_server_shared_writable": ["log", "staticfiles"],
-        "deploy_shared_dirs": ["log", "staticfiles"],
-        "deploy_health_host": "sample.test",
-        "deploy_hooks": [{"name": "collectstatic", "command": collect}],
-    }
-    run = deploy("v14", "-e", json.dumps(settings), patch=ALLOWED_HOSTS)
+    settings = {"deploy_health_host": "sample.test", "deploy_hooks": [{"name": "collectstatic", "command": collect}]}
+    run = deploy("v14", *CODE_ONLY, "-e", json.dumps(settings), patch=ALLOWED_HOSTS)
     assert run.returncode == 0, run.stdout[-3000:]
     for app in APPS:
         h = host(app)
