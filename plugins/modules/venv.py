@@ -27,6 +27,9 @@ description:
     lists, so the file must be a complete lock. C(uv pip check) then runs; a dependency missing (a
     requirements file with Django but not asgiref) or in conflict fails the build before the marker, with the
     uv's finding and how to lock the file. The pip installer resolves dependencies itself.
+  - With uv, a hash-pinned requirements file or lock from an index is synced from uv's cache alone first
+    (C(--offline)), and from the index only when the cache lacks something, so that a new venv of an
+    unchanged lock (a code-only release) builds without the index, even when it is unreachable.
   - uv is installed when missing, as C(<uv_dir>/<uv_version>/bin/uv), from its wheel in O(wheelhouse) or
     with pip from the index.
   - Everything runs with umask C(0022), whatever the caller's, so that the app's user can read the venv.
@@ -66,6 +69,16 @@ options:
       - Path of a C(uv.lock), with its C(pyproject.toml) beside it, or of a C(pylock.toml) (or
         C(pylock.<name>.toml)). Needs O(installer=uv). Read like O(requirements).
       - A C(uv.lock) is exported with its hashes, without dev dependencies and without the project itself.
+    type: path
+  pyproject:
+    description:
+      - Path of the project's C(pyproject.toml), such as the one at a release's root. When its C([project])
+        table sets C(requires-python) and O(python) does not meet it, the task fails before the inputs are
+        read or anything is built, with C(release needs Python >=3.12, host <name> has 3.11.2 (...)). Checked in check
+        mode too.
+      - A missing file, or one without C(requires-python), requires nothing. Read like O(requirements)
+        (no symlink followed, regular files only); nothing of it appears in results or messages but the
+        C(requires-python) value, and only when it looks like a version specifier.
     type: path
   packages:
     description: Extra requirement specs or wheel paths, installed after the requirements.
@@ -156,6 +169,12 @@ EXAMPLES = r"""
     bytecode_from: /srv/shop/current/venv
   register: shop_venv
 
+- name: Refuse a release that needs a newer Python than the host's, before building anything
+  pyops.deploy.venv:
+    path: /srv/shop/releases/r43/venv
+    requirements: /srv/shop/releases/r43/requirements.txt
+    pyproject: /srv/shop/releases/r43/pyproject.toml
+
 - name: Build a venv offline from a uv.lock and a wheelhouse
   pyops.deploy.venv:
     path: /srv/tool/venv
@@ -237,6 +256,7 @@ def argument_spec():
         "requirements": {"type": "path"},
         "require_hashes": {"type": "str", "choices": ["auto", "always", "never"], "default": "auto"},
         "lock": {"type": "path"},
+        "pyproject": {"type": "path"},
         "packages": {"type": "list", "elements": "str", "default": []},
         "wheelhouse": {"type": "path"},
         "installer": {"type": "str", "choices": ["uv", "pip"], "default": "uv"},

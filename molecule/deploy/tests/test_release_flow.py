@@ -6,7 +6,10 @@ v2 under load -> v3 while a v4 is refused by its lock -> v5 killed, seen, refuse
 v6 broken, a plain rollback does nothing -> a named rollback to v2, a plain one does nothing ->
 v7 fails a hook, v8 prunes to 3 -> v9 in check mode changes nothing -> v10 refused by the dependency
 gate (a vulnerable pin, then an expired allowlist entry), deployed with it allowlisted, its SBOM
-matching the virtualenv and answering the status playbook's package question.
+matching the virtualenv and answering the status playbook's package question -> v11 for a newer
+Python, refused on every host before either builds -> v12 without gunicorn in its lock, refused before
+its candidate -> v13 answering 400 to Host: localhost, refused naming ALLOWED_HOSTS -> v14 checked with
+deploy_health_host, its collectstatic hook writing to a shared directory (last: the proxy's Host is refused).
 
 The end-to-end suite (tests/e2e) runs the same flow on hardened hosts through the galaxy tarball.
 """
@@ -461,6 +464,83 @@ def test_status_names_the_hosts_that_run_a_package_version(ansible_playbook):
     assert "0 of 2 hosts run werkzeug 3.1.10" in said(other), other.stdout[-3000:]
 
 
+# ---- a Django operator's mistakes, stopped before traffic moves (issue 23) ----
+
+
+def deploy_variant(ansible_playbook, src, release, *args):
+    return ansible_playbook(DEPLOY, "-e", f"deploy_src_dir={src}", "-e", f"deploy_release={release}", *args)
+
+
+def test_a_release_for_a_newer_python_is_refused_on_every_host_before_any_builds(variant, ansible_playbook, served):
+    src = variant("v11")
+    pyproject = src / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('requires-python = ">=3.11"', 'requires-python = ">=3.12"'))
+    old, new = APPS  # Debian 12 has Python 3.11, Debian 13 has 3.13
+    node = host(old).check_output("python3 -c 'import platform; print(platform.node())'")
+    live = current(old)
+    before = {app: (current(app), lock(app)) for app in APPS}
+    run = deploy_variant(ansible_playbook, src, "v11", *CODE_ONLY)
+    assert run.returncode != 0
+    text = said(run)
+    assert f"{old}: release needs Python >=3.12, host {node} has 3.11." in text, run.stdout[-3000:]
+    assert f"{new}: Not built: {old} cannot run this release" in text, run.stdout[-3000:]
+    for app in APPS:
+        assert (current(app), lock(app)) == before[app]
+        # Refused on both hosts before either built anything: the Debian 13 host could have.
+        assert not host(app).file(f"{ROOT}/releases/v11/venv").exists, app
+    assert served() == ({live}, set(APPS))
+
+
+def test_a_release_whose_lock_lacks_the_server_is_refused_before_its_candidate(variant, ansible_playbook, served):
+    src = variant("v12")
+    requirements = src / "requirements.txt"
+    text = requirements.read_text()
+    requirements.write_text(text[: text.index("gunicorn==")] + text[text.index("itsdangerous==") :])
+    live = current(APPS[0])
+    run = deploy_variant(ansible_playbook, src, "v12", *CODE_ONLY)
+    assert run.returncode != 0
+    said_ = said(run)
+    refused = (
+        "Release v12 cannot run gunicorn: its virtualenv lacks venv/bin/gunicorn (missing). Add gunicorn to the"
+        " requirements lock of the release (requirements.txt"
+    )
+    for app in APPS:
+        assert f"{app}: {refused}" in said_, run.stdout[-3000:]
+    assert "203/EXEC" not in said_
+    for app in APPS:
+        h = host(app)
+        assert h.file(f"{ROOT}/releases/v12/venv/bin/flask").exists  # built, without gunicorn
+        assert h.run("journalctl -q --no-pager -u sample-candidate@v12.service").stdout.strip() == "", app
+        assert current(app) == live and lock(app) is None
+    assert served() == ({live}, set(APPS))
+
+
+# The sample as a Django app with ALLOWED_HOSTS = ["sample.test", "127.0.0.1"] sees it: a 400 otherwise.
+ALLOWED_HOSTS = """
+from flask import abort as _abort, request as _request
+
+
+@app.before_request
+def _allowed_hosts():
+    if _request.host.split(":")[0] not in ("sample.test", "127.0.0.1"):
+        _abort(400)
+"""
+
+
+def test_a_400_from_the_candidate_says_to_check_allowed_hosts(deploy, served):
+    live = current(APPS[0])
+    run = deploy("v13", *CODE_ONLY, patch=ALLOWED_HOSTS)
+    assert run.returncode != 0
+    text = said(run)
+    assert "failed its health check" in text, run.stdout[-3000:]
+    assert "It answered 400 (Bad Request) to Host: localhost" in text, run.stdout[-3000:]
+    assert "check ALLOWED_HOSTS / deploy_health_host" in text
+    for app in APPS:
+        assert records(app)["v13"]["status"] == "failed"
+        assert current(app) == live and lock(app) is None
+    assert served() == ({live}, set(APPS))
+
+
 def test_status_shows_the_host_a_killed_run_left_drained_until_a_recovery_puts_it_back(
     deploy, ansible_playbook, served
 ):
@@ -547,3 +627,24 @@ def test_the_drain_playbook_takes_a_host_out_and_puts_every_host_back(ansible_pl
     back = ansible_playbook("playbooks/drain.yml", *site, "-e", "drain_hosts=")
     assert back.returncode == 0, back.stdout[-3000:]
     assert served() == ({"v15"}, set(APPS))
+
+
+# Last: the proxy asks with Host: localhost, which this release refuses.
+def test_deploy_health_host_and_collectstatic_into_a_shared_app_writable_dir(deploy, http_probe):
+    # The README's Django example: STATIC_ROOT = BASE_DIR / "staticfiles", a shared directory the app may
+    # write (molecule.yml), linked into each root-owned release; the hook copies what collectstatic would.
+    collect = (
+        "python -c \"import shutil; shutil.copytree('pyops_sample_flask/static', 'staticfiles', dirs_exist_ok=True)\""
+    )
+    settings = {"deploy_health_host": "sample.test", "deploy_hooks": [{"name": "collectstatic", "command": collect}]}
+    run = deploy("v14", *CODE_ONLY, "-e", json.dumps(settings), patch=ALLOWED_HOSTS)
+    assert run.returncode == 0, run.stdout[-3000:]
+    for app in APPS:
+        h = host(app)
+        # Both health checks (the candidate's, then the restarted app's) asked with Host: sample.test.
+        assert current(app) == "v14" and records(app)["v14"]["status"] == "good"
+        assert json.loads(http_probe(h, "127.0.0.1:8000")["body"])["release"] == "v14"
+        assert h.file(f"{ROOT}/releases/v14/staticfiles").is_symlink
+        collected = h.file(f"{ROOT}/shared/staticfiles/style.css")
+        assert collected.exists and collected.user == "sample", app
+        assert h.file(f"{ROOT}/releases/v14").user == "root"

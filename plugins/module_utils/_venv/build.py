@@ -24,7 +24,7 @@ import tempfile
 import time
 import zipfile
 
-from ansible_collections.pyops.deploy.plugins.module_utils._venv import bytecode, owner, state
+from ansible_collections.pyops.deploy.plugins.module_utils._venv import bytecode, owner, requires, state
 from ansible_collections.pyops.deploy.plugins.module_utils._venv.common import VenvError, redact, run
 
 BUILD_UMASK = 0o022
@@ -49,6 +49,8 @@ def validate(params):
         raise VenvError("a lock is installed with the uv installer only")
     if params.get("wheelhouse") and not params["wheelhouse"].startswith("/"):
         raise VenvError("wheelhouse must be an absolute path")
+    if params.get("pyproject") and not params["pyproject"].startswith("/"):
+        raise VenvError("pyproject must be an absolute path")
 
 
 class Venv:
@@ -77,6 +79,9 @@ class Venv:
     def read(self):
         """Everything the decision needs; the inputs' text stays here, only its digest is kept."""
         self.interpreter = state.interpreter(self.p["python"])
+        if self.p.get("pyproject"):
+            # Before anything else is read or built: a release for a newer Python stops here.
+            requires.check(self.p["pyproject"], self.interpreter, self.p["python"])
         texts = [state.read_input(path) for path in self.inputs()]
         self.has_hashes = state.has_hashes(texts)
         packages = list(self.p.get("packages") or [])
@@ -244,11 +249,28 @@ class Venv:
                 f"--generate-hashes), or give a uv.lock as the lock.\n{exc}"
             ) from None
 
+    def offline_first(self, name, argv):
+        """Whether a step tries uv's cache alone first: `uv pip sync` of a hash-pinned lock from an index.
+
+        Each release has a venv of its own, so a code-only deploy builds one from an unchanged lock, which
+        the cache holds whole; online, uv would still ask the index whether its cached pages are current
+        (and wait out its timeouts when the index is unreachable). Exact pins with hashes leave nothing
+        for the index to decide, so the cache's answer is the index's. What the cache lacks fails at once,
+        before the venv is touched, and the step runs online.
+        """
+        return name == "uv pip sync" and not self.wheelhouse and "--require-hashes" in argv
+
     def build(self):
         env = self.uv_env() if self.p["installer"] == "uv" else self.index_env("PIP")
         for name, argv, skip_if_venv in self.steps():
             if skip_if_venv and os.path.lexists(self.venv_python):
                 continue
+            if self.offline_first(name, argv):
+                try:
+                    self.timed(name + " (offline)", run, name, argv[:3] + ["--offline"] + argv[3:], None, env)
+                    continue
+                except VenvError:
+                    pass  # something is not in the cache: ask the index
             self.timed(name, run, name, argv, "/" if name == "uv venv" else None, env)
         if self.p["installer"] == "uv":
             self.timed("uv pip check", self.check_complete, env)

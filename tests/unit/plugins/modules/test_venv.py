@@ -326,3 +326,87 @@ def test_files_linked_from_a_cache_made_under_a_hardened_umask_are_readable_by_a
         wanted = 0o055 if stat.S_ISDIR(st.st_mode) else 0o044
         assert st.st_mode & wanted == wanted, (path, oct(st.st_mode))
         assert st.st_mode & 0o022 == 0, (path, oct(st.st_mode))
+
+
+def test_a_release_for_a_newer_python_is_refused_before_anything_is_built(run, site):
+    pyproject = site / "release" / "pyproject.toml"
+    have = subprocess.check_output([PYTHON, "-c", "import platform; print(platform.python_version())"], text=True)
+    have = have.strip().split(".")
+    newer = f"{have[0]}.{int(have[1]) + 1}"
+    pyproject.write_text(f'[project]\nname = "app"\nrequires-python = ">={newer}"\n')
+    before = tree(site)
+    for check in (True, False):
+        result = run(check=check, pyproject=str(pyproject))
+        assert result["failed"] is True
+        assert result["msg"].startswith(f"release needs Python >={newer}, host {platform.node()} has "), result["msg"]
+        assert f"requires-python in {pyproject}" in result["msg"]
+        assert tree(site) == before, "a refused release changed the disk (uv, the cache or the venv)"
+
+    pyproject.write_text(f'[project]\nname = "app"\nrequires-python = ">={have[0]}.{have[1]}"\n')
+    assert run(check=True, pyproject=str(pyproject))["action"] == "create"
+    assert run(pyproject=str(pyproject))["action"] == "create"
+    assert run(check=True, pyproject=str(pyproject))["changed"] is False
+    assert run(pyproject=str(pyproject))["changed"] is False
+
+
+@pytest.fixture
+def index(site):
+    """A PEP 503 simple index of the site's wheelhouse over HTTP, its pages expired as soon as served:
+    yields (url, stop)."""
+    import functools
+    import http.server
+    import threading
+
+    root = site / "index"
+    for wheel in (site / "wheelhouse").glob("*-py3-none-any.whl"):
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        project = root / "simple" / wheel.name.split("-")[0]
+        project.mkdir(parents=True)
+        shutil.copy(wheel, root / wheel.name)
+        (project / "index.html").write_text(f'<a href="../../{wheel.name}#sha256={digest}">{wheel.name}</a>\n')
+
+    class Expired(http.server.SimpleHTTPRequestHandler):
+        """Pages that uv must ask for again at once (PyPI's expire after 10 minutes)."""
+
+        def end_headers(self):
+            self.send_header("Cache-Control", "max-age=0, must-revalidate")
+            super().end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Expired, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop():
+        server.shutdown()
+        server.server_close()
+
+    yield f"http://127.0.0.1:{server.server_address[1]}/simple", stop
+    if thread.is_alive():
+        stop()
+
+
+def test_an_unchanged_hash_pinned_lock_builds_a_new_venv_from_the_cache_with_the_index_down(run, site, index):
+    url, stop = index
+    wheel = site / "wheelhouse" / "tinypkg-1.0-py3-none-any.whl"
+    requirements = site / "release" / "requirements.txt"
+    requirements.write_text(f"tinypkg==1.0 --hash=sha256:{hashlib.sha256(wheel.read_bytes()).digest().hex()}\n")
+    uv = site / "uv" / UV_VERSION / "bin" / "uv"  # the one the module would install, from this machine's
+    uv.parent.mkdir(parents=True)
+    uv.write_text(f'#!/bin/sh\nexec {UV} "$@"\n')
+    uv.chmod(0o755)
+    online = run(wheelhouse=None, index_url=url, path=str(site / "r1" / "venv"))
+    assert online["action"] == "create", online
+    stop()  # the index is down; the next release has the same lock
+    offline = run(wheelhouse=None, index_url=url, path=str(site / "r2" / "venv"))
+    assert offline.get("action") == "create", offline.get("msg")
+    assert "uv pip sync (offline)" in offline["seconds"]
+    assert imports(site / "r2" / "venv", "import tinypkg")
+    # A lock the cache cannot serve still goes to the index, and says what failed there.
+    requirements.write_text(requirements.read_text() + "otherpkg==1.0 --hash=sha256:" + "0" * 64 + "\n")
+    refused = run(wheelhouse=None, index_url=url, path=str(site / "r3" / "venv"))
+    assert refused["failed"] is True and refused["msg"].startswith("uv pip sync failed"), refused["msg"]
+    assert "--offline" not in refused["msg"]
