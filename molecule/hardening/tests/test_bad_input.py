@@ -89,6 +89,8 @@ def test_bad_value_fails_and_changes_nothing(part, values, expected):
     assert checksums(PROXY, "/etc/ssh/sshd_config", "/etc/nftables.d/pyops_filter.nft") == before
     assert on(PROXY).check_output("nft list table inet pyops_filter") == ruleset
     assert ssh(PROXY).rc == 0
+    # No backup left behind by a refused sshd_config (the restore's backups are made before sshd -t).
+    assert leftovers(PROXY) == ([], "inactive")
 
 
 def test_firewall_that_would_shut_out_the_connected_admin_is_refused():
