@@ -5,6 +5,8 @@ SHELL := /bin/bash
 
 VENV        := $(CURDIR)/.venv
 BIN         := $(VENV)/bin
+# The oldest ansible-core meta/runtime.yml claims, for tests/e2e (under build/: galaxy.yml's build_ignore).
+VENV216     := $(CURDIR)/build/venv-216
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/harness/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -19,7 +21,7 @@ APT_NEEDS   := podman runc debootstrap netavark aardvark-dns iptables openssh-cl
 
 .PHONY: help
 help:  ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(BIN)/ansible: requirements/dev.txt
 	@test -x $(BIN)/python || python3 -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
@@ -29,6 +31,14 @@ $(BIN)/ansible: requirements/dev.txt
 
 .PHONY: venv
 venv: $(BIN)/ansible  ## Create .venv with the pinned tools
+
+$(VENV216)/bin/ansible-playbook: requirements/core216.txt | $(BIN)/ansible
+	@test -x $(VENV216)/bin/python || python3 -m venv --without-pip $(VENV216)
+	$(BIN)/uv pip sync -q --python $(VENV216)/bin/python requirements/core216.txt
+	@touch $@
+
+.PHONY: venv-216
+venv-216: $(VENV216)/bin/ansible-playbook  ## Create build/venv-216: ansible-core 2.16 and Ansible 9's collections (tests/e2e)
 
 .PHONY: host-packages
 host-packages:  ## Install podman, runc, debootstrap and the SSH client when missing
@@ -66,11 +76,11 @@ molecule: venv images  ## One scenario: make molecule SCENARIO=proxy
 	molecule test -s $(SCENARIO)
 
 .PHONY: molecule-all
-molecule-all: venv images  ## Every scenario, e2e and ee, JOBS (2) at a time; logs in build/molecule/
+molecule-all: venv venv-216 images  ## Every scenario, e2e and ee, JOBS (2) at a time; logs in build/molecule/
 	JOBS=$(JOBS) tools/molecule-all.sh $(filter $(SCENARIOS) e2e ee,$(SLOW_FIRST)) $(filter-out $(SLOW_FIRST),$(SCENARIOS))
 
 .PHONY: e2e
-e2e: venv images  ## The sandbox through the galaxy tarball and ansible-runner, judged from outside
+e2e: venv venv-216 images  ## The sandbox through the galaxy tarball and ansible-runner, judged from outside
 	pytest -v --durations=0 tests/e2e
 
 .PHONY: ee
@@ -107,10 +117,11 @@ demo-down:  ## Remove the sandbox containers and network
 	tools/sandbox.sh down
 
 .PHONY: lock
-lock: venv  ## Re-pin requirements/dev.txt and requirements/ee.txt from their .in files
+lock: venv  ## Re-pin requirements/*.txt from their .in files
 	$(BIN)/uv pip compile -q --python-version 3.11 requirements/dev.in -o requirements/dev.txt
 	$(BIN)/uv pip compile -q --python-version 3.11 --no-emit-package pip requirements/ee.in -o requirements/ee.txt
+	$(BIN)/uv pip compile -q --python-version 3.11 requirements/core216.in -o requirements/core216.txt
 
 .PHONY: clean
-clean:  ## Remove build output (keeps .venv and images)
+clean:  ## Remove build output and build/venv-216 (keeps .venv and images)
 	rm -rf build .cache tests/output *.tar.gz

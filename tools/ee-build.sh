@@ -7,7 +7,8 @@
 # 1. The collection tarballs into build/ee/collections/: pyops.deploy from this checkout; its
 #    dependencies downloaded from Galaxy, or, where Galaxy is not reachable, rebuilt from the
 #    copies installed next to ansible-core (tools/repack_collection.py).
-# 2. ansible-builder builds the image. 3. The image shows the collection's docs and playbooks.
+# 2. ansible-builder builds the image. 3. The image shows the collection's docs and playbooks, and runs
+#    a command under Mitogen's strategy.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -54,6 +55,19 @@ ee ansible-playbook --syntax-check pyops.deploy.site -i localhost,
 ee python3 -c 'import cryptography; print("cryptography", cryptography.__version__)'
 ee ssh -V
 ee pip-audit --version
+# Mitogen (docs/mitogen.md): ansible_mitogen imports, its strategy directory is the one linked into Ansible's
+# default strategy path, and a run with only the settings the docs give a job template goes through its
+# strategy (ansible-core refuses a strategy it cannot load, and warns of one from outside ansible.builtin).
+ee python3 -c '
+import os, ansible_mitogen, mitogen
+strategy = os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy")
+assert os.path.isfile(os.path.join(strategy, "mitogen_linear.py")), strategy
+assert os.path.samefile(strategy, "/usr/share/ansible/plugins/strategy"), strategy
+print("mitogen", ".".join(map(str, mitogen.__version__)), strategy)'
+ee env ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_HOST_KEY_CHECKING=False \
+  ansible localhost -c local -m ansible.builtin.command -a "echo ran" 2>&1 | tee build/ee/mitogen.txt
+tr -s ' \n' '  ' <build/ee/mitogen.txt | grep -q "strategy plugins not included in ansible.builtin"
+grep -q "^localhost | CHANGED | rc=0" build/ee/mitogen.txt
 # The deploy role's controller side, as AWX runs it (uid 1000, HOME=/runner): pack a git ref.
 ee sh -ec 'git init -q /tmp/app && echo "print(1)" >/tmp/app/app.py && git -C /tmp/app add app.py
   git -C /tmp/app -c user.name=ee -c user.email=ee@localhost commit -qm one

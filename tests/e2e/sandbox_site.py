@@ -14,6 +14,9 @@ HTTPS = f"https://127.0.0.1:{os.environ.get('PYOPS_SANDBOX_HTTPS_PORT', '8443')}
 HTTP = f"http://127.0.0.1:{os.environ.get('PYOPS_SANDBOX_HTTP_PORT', '8080')}"
 PROXY, APPS, MONITOR = "pyops-sandbox-proxy", ("pyops-sandbox-app1", "pyops-sandbox-app2"), "pyops-sandbox-monitor"
 RUN_TIMEOUT = 3600
+# The oldest ansible-core meta/runtime.yml claims, with the collections of its Ansible release (`make venv-216`,
+# requirements/core216.txt).
+OLDEST_CORE_BIN = ROOT / "build" / "venv-216" / "bin"
 
 
 def mitogen_env():
@@ -27,6 +30,12 @@ def mitogen_env():
         # The inventory turns host key checking off with ssh options, which Mitogen does not read.
         "ANSIBLE_HOST_KEY_CHECKING": "False",
     }
+
+
+def oldest_core_env():
+    """PATH that runs ansible-playbook and ansible-galaxy of build/venv-216, with its site-packages' collections."""
+    assert (OLDEST_CORE_BIN / "ansible-playbook").is_file(), f"no {OLDEST_CORE_BIN}: run `make venv-216` first"
+    return {"PATH": f"{OLDEST_CORE_BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
 def podman_host(name):
