@@ -20,6 +20,9 @@ import boto3
 import pytest
 import yaml
 
+# Beside this file (pytest puts its directory on sys.path): the variables every role documents.
+from test_examples import role_variables
+
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = ROOT / "inventories" / "cloud"
 AWS_FILE = CLOUD / "pyops.aws_ec2.yml"
@@ -225,14 +228,6 @@ def test_aws_hosts_get_the_inventory_group_vars(aws_inventory):
     assert hostvars["web1.example.org"]["reverse_proxy_sites"][0]["upstream"]["group"] == "appservers"
     assert hostvars["mon1.example.org"]["ansible_user"] == "deploy"
     assert "app_server_module" not in hostvars["db1.example.org"]
-
-
-def role_variables():
-    names = set()
-    for spec in ROOT.glob("roles/*/meta/argument_specs.yml"):
-        for entry in yaml.safe_load(spec.read_text())["argument_specs"].values():
-            names.update(entry.get("options", {}))
-    return names
 
 
 # Each plugin's names for the constructed groups and the composed variables.
