@@ -99,6 +99,26 @@ def probe(ask_once, expect="", retries=10, delay=1.0, sleep=time.sleep):
     raise ServiceCheckError(f"after {attempt} requests: {problem}", status=status, attempts=attempt)
 
 
+def smoke(ask_path, paths):
+    """One request of each of ``paths`` once the health check passed: each must answer below 500.
+
+    A page behind a login (302, 401, 403) or one that needs parameters (400, 404) is not a crash; a 5xx
+    (a view that imports a broken module only when asked) or no answer is. Raises ServiceCheckError
+    naming the path, its status and the start of its body.
+    """
+    for path in paths:
+        try:
+            status, body = ask_path(path)
+        except (OSError, http.client.HTTPException) as exc:
+            reason = f"smoke path {path}: request failed: {exc or type(exc).__name__}"
+            raise ServiceCheckError(reason, attempts=1) from None
+        if status >= 500:
+            raise ServiceCheckError(
+                f"smoke path {path} answered {status}, body {body[:BODY_QUOTED]!r}", status=status, attempts=1
+            )
+    return list(paths)
+
+
 class Systemd:
     """systemctl and journalctl through ``run_command(argv, check_rc=False)`` -> (rc, stdout, stderr)."""
 
@@ -126,9 +146,20 @@ class Systemd:
 
 
 def service_check(
-    systemd, name, ask_once, path="/", state="restarted", enabled=False, stop_first=None, stop_after=False, **probing
+    systemd,
+    name,
+    ask_once,
+    path="/",
+    state="restarted",
+    enabled=False,
+    stop_first=None,
+    stop_after=False,
+    ask_path=None,
+    smoke_paths=(),
+    **probing,
 ):
-    """Stop leftovers, enable, (re)start ``name``, probe it, optionally stop it.
+    """Stop leftovers, enable, (re)start ``name``, probe it, ask its ``smoke_paths`` once through
+    ``ask_path(path)``, optionally stop it.
 
     Returns {"changed", "status", "attempts"}; raises ServiceCheckError with the reason and the
     unit's last journal lines.
@@ -149,11 +180,16 @@ def service_check(
                 systemd.run("start", name)
                 changed = True
             checked = probe(ask_once, **probing)
+            if smoke_paths:
+                checked["smoked"] = smoke(ask_path, smoke_paths)
         finally:
             if stop_after:
                 systemd.run("stop", name)
     except ServiceCheckError as exc:
-        reason = f"{name} failed its health check {path} {exc}" if exc.attempts else str(exc)
+        if str(exc).startswith("smoke path"):
+            reason = f"{name} passed its health check {path}, but its {exc}"
+        else:
+            reason = f"{name} failed its health check {path} {exc}" if exc.attempts else str(exc)
         raise ServiceCheckError(
             f"{reason}\nLog of {name}:\n{systemd.journal(name)}",
             status=exc.status,

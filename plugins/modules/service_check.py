@@ -12,8 +12,8 @@ description:
   - Stops the units matching O(stop_first) (leftovers of an interrupted run), enables O(name) when
     O(enabled=true), restarts or starts O(name), then sends C(GET) O(path) to the unit's unix socket
     O(socket) or TCP address O(url) until it answers status 200 with O(expect) in its body, at most
-    O(retries) times, O(delay) seconds apart. With O(stop_after=true) it stops O(name) afterwards,
-    whether the check passed or not.
+    O(retries) times, O(delay) seconds apart, then asks each of O(smoke_paths) once. With
+    O(stop_after=true) it stops O(name) afterwards, whether the check passed or not.
   - On failure the task fails with the reason (the last status and the start of the body, or the
     connection error, or the failing C(systemctl) command) followed by the last 20 lines of the
     unit's journal.
@@ -71,6 +71,15 @@ options:
       - Text the body of the 200 answer must contain. Empty accepts any 200 answer.
     type: str
     default: ""
+  smoke_paths:
+    description:
+      - Paths requested once each after the health check passed, with the same C(Host) header. Each must
+        answer a status below 500: a page behind a login (302, 401, 403) passes, a view that fails when it
+        is first asked (500, for example a module it imports only then is broken) fails the task, naming
+        the path, its status and the start of its body.
+    type: list
+    elements: str
+    default: []
   retries:
     description:
       - Requests made before the check fails (at least one).
@@ -146,6 +155,12 @@ attempts:
   returned: always
   type: int
   sample: 3
+smoked:
+  description: The O(smoke_paths) that answered below 500, in order.
+  returned: success, when O(smoke_paths) is set
+  type: list
+  elements: str
+  sample: [/reports, /admin/login/]
 msg:
   description:
     - On failure, the reason followed by the last 20 lines of the unit's journal.
@@ -180,6 +195,7 @@ def argument_spec():
         "path": {"type": "str", "default": "/"},
         "host_header": {"type": "str", "default": "localhost"},
         "expect": {"type": "str", "default": ""},
+        "smoke_paths": {"type": "list", "elements": "str", "default": []},
         "retries": {"type": "int", "default": 10},
         "delay": {"type": "float", "default": 1},
         "timeout": {"type": "float", "default": 30},
@@ -202,8 +218,11 @@ def main():
     if module.check_mode:
         module.exit_json(changed=True, status=None, attempts=0)
 
+    def ask_path(path):
+        return ask(params["socket"], params["url"], path, params["host_header"], params["timeout"])
+
     def ask_once():
-        return ask(params["socket"], params["url"], params["path"], params["host_header"], params["timeout"])
+        return ask_path(params["path"])
 
     systemd = Systemd(
         module.run_command,
@@ -220,6 +239,8 @@ def main():
             enabled=params["enabled"],
             stop_first=params["stop_first"],
             stop_after=params["stop_after"],
+            ask_path=ask_path,
+            smoke_paths=params["smoke_paths"],
             expect=params["expect"],
             retries=params["retries"],
             delay=params["delay"],

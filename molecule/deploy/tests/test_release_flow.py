@@ -629,6 +629,32 @@ def test_the_drain_playbook_takes_a_host_out_and_puts_every_host_back(ansible_pl
     assert served() == ({"v15"}, set(APPS))
 
 
+# A page whose view imports a module the release lacks: the app starts and /healthz answers.
+BROKEN_VIEW = """
+
+@app.route("/report")
+def report():
+    import pyops_report_engine  # noqa: F401 - only this page needs it, and the release forgot it
+
+    return "report"
+"""
+
+
+def test_a_page_that_fails_only_when_asked_stops_the_release_before_it_takes_traffic(deploy, served):
+    live = current(APPS[0])
+    smoke = {"deploy_smoke_paths": ["/missing-page", "/report"]}
+    run = deploy("v18", *CODE_ONLY, "-e", json.dumps(smoke), patch=BROKEN_VIEW)
+    assert run.returncode != 0
+    text = said(run)
+    assert "Release v18 failed a smoke path (deploy_smoke_paths) before taking traffic" in text, run.stdout[-3000:]
+    assert "passed its health check /healthz, but its smoke path /report answered 500" in text, run.stdout[-3000:]
+    assert "pyops_report_engine" in text  # the candidate's journal: the traceback
+    for app in APPS:
+        assert records(app)["v18"]["status"] == "failed"
+        assert current(app) == live and lock(app) is None
+    assert served() == ({live}, set(APPS))
+
+
 # Last: the proxy asks with Host: localhost, which this release refuses.
 def test_deploy_health_host_and_collectstatic_into_a_shared_app_writable_dir(deploy, http_probe):
     # The README's Django example: STATIC_ROOT = BASE_DIR / "staticfiles", a shared directory the app may

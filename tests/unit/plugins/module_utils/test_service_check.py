@@ -292,3 +292,56 @@ def test_a_failing_restart_is_reported_with_the_journal_without_a_request(tmp_pa
     )
     assert requests == [] and failed.value.attempts == 0
     assert not os.path.exists(tmp_path / "app.sock")
+
+
+def path_asker(where, host_header="localhost", timeout=5):
+    return lambda path: ask(path=path, host_header=host_header, timeout=timeout, **where)
+
+
+def test_smoke_paths_are_asked_once_each_after_the_health_check_and_pass_below_500(unix_server):
+    server, where = unix_server((200, "r2"), (302, ""), (404, "no such report"))
+    result = service_check(
+        Systemd(FakeSystemd()), "app-candidate@r2.service", asker(where, host_header="shop.test"), path="/healthz",
+        expect="r2", ask_path=path_asker(where, host_header="shop.test"), smoke_paths=["/admin/", "/reports/1"],
+        sleep=no_sleep,
+    )  # fmt: skip
+    assert result == {"changed": True, "status": 200, "attempts": 1, "smoked": ["/admin/", "/reports/1"]}
+    assert server.seen == [
+        {"path": "/healthz", "host": "shop.test"},
+        {"path": "/admin/", "host": "shop.test"},
+        {"path": "/reports/1", "host": "shop.test"},
+    ]
+
+
+def test_a_smoke_path_answering_500_fails_with_its_body_and_the_journal_and_still_stops_the_candidate(unix_server):
+    where = unix_server((200, "ok"), (500, "ImportError: No module named 'reportlib'"))[1]
+    fake = FakeSystemd()
+    with pytest.raises(ServiceCheckError) as failed:
+        service_check(
+            Systemd(fake), "app-candidate@r3.service", asker(where), path="/healthz", stop_after=True,
+            ask_path=path_asker(where), smoke_paths=["/reports"], sleep=no_sleep,
+        )  # fmt: skip
+    assert str(failed.value) == (
+        "app-candidate@r3.service passed its health check /healthz, but its smoke path /reports answered 500, "
+        "body \"ImportError: No module named 'reportlib'\"\nLog of app-candidate@r3.service:\nline 1\nline 2"
+    )
+    assert (failed.value.status, failed.value.attempts) == (500, 1)
+    assert fake.calls[-2:] == [
+        "systemctl stop app-candidate@r3.service",
+        "journalctl --no-pager -n 20 -o cat -u app-candidate@r3.service",
+    ]
+
+
+def test_a_smoke_path_without_an_answer_fails(tmp_path):
+    calls = []
+
+    def ask_path(path):
+        calls.append(path)
+        raise ConnectionResetError("connection reset by peer")
+
+    with pytest.raises(ServiceCheckError, match=r"but its smoke path /x: request failed: connection reset by peer"):
+        service_check(
+            Systemd(FakeSystemd()), "app.service", lambda: (200, ""), ask_path=ask_path, smoke_paths=["/x", "/y"],
+            sleep=no_sleep,
+        )  # fmt: skip
+    assert calls == ["/x"]
