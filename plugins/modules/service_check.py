@@ -74,9 +74,10 @@ options:
   smoke_paths:
     description:
       - Paths requested once each after the health check passed, with the same C(Host) header. Each must
-        answer a status below 500: a page behind a login (302, 401, 403) passes, a view that fails when it
-        is first asked (500, for example a module it imports only then is broken) fails the task, naming
-        the path, its status and the start of its body.
+        answer a status below 500.
+      - A page behind a login (302, 401, 403) passes. A view that fails when it is first asked (500, for
+        example because a module it imports only then is broken) fails the task, naming the path, its
+        status and the start of its body.
     type: list
     elements: str
     default: []
