@@ -63,6 +63,17 @@ def test_a_rerun_that_changes_nothing_reads_each_host_once_per_app(ansible_playb
     assert "Write the socket unit" not in run.stdout
 
 
+def failed_tasks(stdout):
+    """The task banner and the first lines of each failure in a playbook's output (its tail may not hold them)."""
+    lines = stdout.splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        if line.startswith(("fatal:", "failed:")):
+            banner = next((lines[i] for i in range(index, -1, -1) if lines[i].startswith("TASK [")), "")
+            found += [banner, *lines[index : index + 15], ""]
+    return "\n".join(found) + "\n"
+
+
 def test_a_drifted_app_is_found_out_and_repaired_without_showing_its_env_file(ansible_playbook, hosts, http_probe):
     for host in hosts.values():
         host.run_expect(
@@ -77,7 +88,7 @@ def test_a_drifted_app_is_found_out_and_repaired_without_showing_its_env_file(an
     # and digest must still not show.
     run = ansible_playbook(SERVE, "-vvv")
     output = run.stdout + run.stderr
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert run.returncode == 0, failed_tasks(run.stdout) + run.stdout[-3000:] + run.stderr[-2000:]
     assert not [secret for secret in secrets if secret in output]
     found = recaps(run.stdout)
     assert set(found) == set(HOSTS) and not any(" changed=0 " in line for line in found.values()), found
