@@ -96,6 +96,7 @@ symlinks:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pyops.deploy.plugins.module_utils._file_modes import FileModesError, apply_modes
+from ansible_collections.pyops.deploy.plugins.module_utils._results import with_diff_if_asked
 
 
 def main():
@@ -122,10 +123,7 @@ def main():
     except OSError as exc:
         module.fail_json(msg=f"Setting the file modes failed: {exc}")
 
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    module.exit_json(**with_diff_if_asked(module, result))
 
 
 if __name__ == "__main__":

@@ -370,6 +370,7 @@ from ansible_collections.pyops.deploy.plugins.module_utils._proxy_config import 
     ProxyConfig,
     ProxyConfigError,
 )
+from ansible_collections.pyops.deploy.plugins.module_utils._results import with_diff_if_asked
 
 _RECORD_STATE = {
     "server": {"type": "str", "required": True, "choices": ["nginx", "apache"]},
@@ -461,10 +462,7 @@ def main():
     except OSError as exc:
         module.fail_json(msg=f"Applying {params['stage']} to {params['live']} failed: {exc}")
 
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    module.exit_json(**with_diff_if_asked(module, result))
 
 
 if __name__ == "__main__":

@@ -622,6 +622,7 @@ from ansible_collections.pyops.deploy.plugins.module_utils._release.layout impor
     ReleaseError,
 )
 from ansible_collections.pyops.deploy.plugins.module_utils._release.manager import ReleaseManager
+from ansible_collections.pyops.deploy.plugins.module_utils._results import with_diff_if_asked
 
 _OPTIONS_BY_STATE = {
     "prepared": (
@@ -742,10 +743,7 @@ def main():
     except OSError as exc:
         module.fail_json(msg=f"{params['state']} on {params['path']} failed: {exc}")
 
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    module.exit_json(**with_diff_if_asked(module, result))
 
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ absent:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pyops.deploy.plugins.module_utils._results import with_diff_if_asked
 from ansible_collections.pyops.deploy.plugins.module_utils._sysctl_settings import (
     PROC_SYS,
     SysctlError,
@@ -129,9 +130,7 @@ def main():
     except OSError as exc:
         module.fail_json(msg=f"Reading the kernel settings failed: {exc}")
 
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
+    with_diff_if_asked(module, result)
     if result["refused"] and not params["tolerate_refused"]:
         module.fail_json(
             msg=f"The kernel refused {', '.join(result['refused'])}"

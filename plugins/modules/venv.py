@@ -243,6 +243,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pyops.deploy.plugins.module_utils._results import with_diff_if_asked
 from ansible_collections.pyops.deploy.plugins.module_utils._venv.build import Venv, validate
 from ansible_collections.pyops.deploy.plugins.module_utils._venv.common import VenvError, redact
 
@@ -286,10 +287,7 @@ def main():
     except OSError as exc:
         module.fail_json(msg=redact(f"building the venv at {module.params['path']} failed: {exc}"))
 
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    module.exit_json(**with_diff_if_asked(module, result))
 
 
 if __name__ == "__main__":
