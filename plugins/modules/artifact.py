@@ -157,6 +157,13 @@ source:
   returned: always
   type: str
   sample: git:https://git.example.org/shop.git@v1.4.2
+requires_python:
+  description:
+    - The C([project] requires-python) of the packed tree's top-level C(pyproject.toml), empty without one
+      (or for a wheel). Read from the tarball, never by following a link.
+  returned: success
+  type: str
+  sample: ">=3.11"
 run_id:
   description:
     - A new id for each call, C(<UTC time>-<12 hex digits>). The deploy packs once per run and uses

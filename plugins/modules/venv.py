@@ -80,6 +80,12 @@ options:
         (no symlink followed, regular files only); nothing of it appears in results or messages but the
         C(requires-python) value, and only when it looks like a version specifier.
     type: path
+  requires_python:
+    description:
+      - A C(requires-python) version specifier, such as C(>=3.12), that O(python) must meet, checked like the
+        one O(pyproject) holds but with no file read on the host. The deploy role passes the one it read from
+        the release's C(pyproject.toml) on the controller, to check every host before any host is changed.
+    type: str
   packages:
     description: Extra requirement specs or wheel paths, installed after the requirements.
     type: list
@@ -258,6 +264,7 @@ def argument_spec():
         "require_hashes": {"type": "str", "choices": ["auto", "always", "never"], "default": "auto"},
         "lock": {"type": "path"},
         "pyproject": {"type": "path"},
+        "requires_python": {"type": "str"},
         "packages": {"type": "list", "elements": "str", "default": []},
         "wheelhouse": {"type": "path"},
         "installer": {"type": "str", "choices": ["uv", "pip"], "default": "uv"},

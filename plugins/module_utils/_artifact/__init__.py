@@ -31,6 +31,8 @@ from ansible_collections.pyops.deploy.plugins.module_utils._artifact.source impo
     redact_url,
     url_secrets,
 )
+from ansible_collections.pyops.deploy.plugins.module_utils._venv import requires
+from ansible_collections.pyops.deploy.plugins.module_utils._venv.common import VenvError
 
 __all__ = ["KINDS", "ArtifactError", "describe", "pack", "redact", "redact_url", "url_secrets"]
 
@@ -171,13 +173,39 @@ def _pack(cache, kind, src, git_ref, inline_max, requirements, requirements_name
             os.unlink(tmp)
         raise
     size = os.path.getsize(path)
+    requires = requires_python(path)
     inline = size <= (inline_max or 0)
     content_path = None
     if inline:
         content_path = path + ".b64"
         if not os.path.isfile(content_path) or not os.path.getsize(content_path):
             _write_base64(path, content_path, cache)
-    return {"sha256": sha256, "path": path, "size": size, "inline": inline, "content_path": content_path}
+    return {
+        "sha256": sha256,
+        "path": path,
+        "size": size,
+        "inline": inline,
+        "content_path": content_path,
+        "requires_python": requires,
+    }
+
+
+def requires_python(path):
+    """The requires-python of the tarball's top-level pyproject.toml ("" without one): every host can check its
+    interpreter against it before anything is unpacked. Only a regular member of at most 1 MiB is read."""
+    with tarfile.open(path, "r:gz") as packed:
+        names = set(packed.getnames())
+        name = next((n for n in ("./pyproject.toml", "pyproject.toml") if n in names), None)
+        if name is None:
+            return ""
+        member = packed.getmember(name)
+        if not member.isfile() or member.size > _CHUNK:
+            return ""
+        text = packed.extractfile(member).read().decode("utf-8", errors="replace")
+    try:
+        return requires.parse(text, "the release's pyproject.toml")
+    except VenvError as exc:
+        raise ArtifactError(str(exc)) from None
 
 
 def _write_base64(path, content_path, cache):

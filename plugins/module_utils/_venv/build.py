@@ -79,8 +79,10 @@ class Venv:
     def read(self):
         """Everything the decision needs; the inputs' text stays here, only its digest is kept."""
         self.interpreter = state.interpreter(self.p["python"])
+        # Before anything else is read or built: a release for a newer Python stops here.
+        if self.p.get("requires_python"):
+            requires.check_spec(self.p["requires_python"], self.interpreter, self.p["python"])
         if self.p.get("pyproject"):
-            # Before anything else is read or built: a release for a newer Python stops here.
             requires.check(self.p["pyproject"], self.interpreter, self.p["python"])
         texts = [state.read_input(path) for path in self.inputs()]
         self.has_hashes = state.has_hashes(texts)

@@ -107,6 +107,22 @@ def fallback_requires_python(text):
     return None
 
 
+def parse(text, origin):
+    """The [project] requires-python of pyproject.toml text ("" when it sets none); ``origin`` names it in errors."""
+    if tomllib is None:
+        return fallback_requires_python(text) or ""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # The decoder's words name a line and column, never the text.
+        raise VenvError(f"{origin} is not valid TOML, so its requires-python cannot be read: {exc}") from None
+    project = data.get("project")
+    value = project.get("requires-python", "") if isinstance(project, dict) else ""
+    if not isinstance(value, str):
+        raise VenvError(f"{origin}: [project] requires-python is not a string")
+    return value
+
+
 def requires_python(path):
     """The [project] requires-python of a pyproject.toml, "" when it sets none or the file is missing."""
     try:
@@ -115,34 +131,27 @@ def requires_python(path):
         if not os.path.lexists(path):
             return ""
         raise
-    if tomllib is None:
-        return fallback_requires_python(text) or ""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # The decoder's words name a line and column, never the text.
-        raise VenvError(f"{path} is not valid TOML, so its requires-python cannot be read: {exc}") from None
-    project = data.get("project")
-    value = project.get("requires-python", "") if isinstance(project, dict) else ""
-    if not isinstance(value, str):
-        raise VenvError(f"{path}: [project] requires-python is not a string")
-    return value
+    return parse(text, path)
 
 
 def check(path, interpreter, python):
     """Raise VenvError unless the interpreter meets the project's requires-python (none set: it does)."""
-    spec = requires_python(path)
+    check_spec(requires_python(path), interpreter, python, f"requires-python in {path}")
+
+
+def check_spec(spec, interpreter, python, origin="requires_python"):
+    """Raise VenvError unless the interpreter meets ``spec`` (empty: it does); ``origin`` says where it is from."""
     if not spec.strip():
         return
     if not SPEC_TEXT.match(spec):
-        raise VenvError(f"{path}: [project] requires-python is not a version specifier such as '>=3.11'")
+        raise VenvError(f"{origin} is not a version specifier such as '>=3.11'")
     try:
         ok = satisfies(interpreter["version"], spec)
     except ValueError:
-        raise VenvError(f"{path}: [project] requires-python '{spec}' cannot be read as a version specifier") from None
+        raise VenvError(f"{origin} '{spec}' cannot be read as a version specifier") from None
     if not ok:
         raise VenvError(
             f"release needs Python {spec}, host {platform.node()} has {interpreter['version']} "
-            f"({python}; requires-python in {path}). Nothing was built: build the release for this Python, or "
+            f"({python}; {origin}). Nothing was built: build the release for this Python, or "
             "give the host an interpreter that meets it (the python role) as the venv's python (deploy_python)."
         )

@@ -59,8 +59,29 @@ def test_the_result_names_the_files(tmp_path, source):
         "size": path.stat().st_size,
         "inline": True,
         "content_path": f"{path}.b64",
+        "requires_python": "",
     }
     assert pack(str(tmp_path / "cache"), "dir", str(source))["content_path"] is None
+
+
+def test_the_release_s_requires_python_is_read_from_the_tarball(tmp_path, source):
+    (source / "pyproject.toml").write_text('[project]\nname = "shop"\nrequires-python = ">=3.12"\n')
+    assert pack(str(tmp_path / "cache"), "dir", str(source))["requires_python"] == ">=3.12"
+
+
+def test_a_pyproject_that_is_a_link_gives_no_requires_python(tmp_path, source):
+    secret = tmp_path / "secret.toml"
+    secret.write_text('[project]\nrequires-python = ">=9"\n')
+    (source / "pyproject.toml").symlink_to(secret)
+    assert pack(str(tmp_path / "cache"), "dir", str(source))["requires_python"] == ""
+
+
+def test_a_pyproject_that_is_not_toml_fails_the_packing_naming_it(tmp_path, source):
+    (source / "pyproject.toml").write_text("[project\nTOPSECRET = 1\n")
+    with pytest.raises(ArtifactError) as exc:
+        pack(str(tmp_path / "cache"), "dir", str(source))
+    assert "the release's pyproject.toml is not valid TOML" in str(exc.value)
+    assert "TOPSECRET" not in str(exc.value)
 
 
 def test_the_cache_is_the_controller_users_alone(tmp_path, source):

@@ -328,6 +328,21 @@ def test_files_linked_from_a_cache_made_under_a_hardened_umask_are_readable_by_a
         assert st.st_mode & 0o022 == 0, (path, oct(st.st_mode))
 
 
+def test_a_requires_python_given_as_text_is_checked_with_no_file_read(run, site):
+    have = subprocess.check_output([PYTHON, "-c", "import platform; print(platform.python_version())"], text=True)
+    major, minor = have.strip().split(".")[:2]
+    newer = f">={major}.{int(minor) + 1}"
+    before = tree(site)
+    for check in (True, False):
+        result = run(check=check, requires_python=newer)
+        assert result["failed"] is True
+        assert result["msg"].startswith(f"release needs Python {newer}, host {platform.node()} has "), result["msg"]
+        assert tree(site) == before, "a refused release changed the disk (uv, the cache or the venv)"
+    assert run(check=True, requires_python=f">={major}.{minor}")["action"] == "create"
+    refused = run(check=True, requires_python="$(reboot)")
+    assert refused["failed"] is True and "is not a version specifier" in refused["msg"]
+
+
 def test_a_release_for_a_newer_python_is_refused_before_anything_is_built(run, site):
     pyproject = site / "release" / "pyproject.toml"
     have = subprocess.check_output([PYTHON, "-c", "import platform; print(platform.python_version())"], text=True)
