@@ -359,6 +359,34 @@ def targets(pyops, baseline, sent, failed, apps, deps):
     ]
 
 
+def floor():
+    """ansible-playbook's own cost on these hosts: seconds for 0, 1 and 10 module runs in sequence (median of 3)."""
+    times = {}
+    for count in (0, 1, 10):
+        runs = []
+        for _ in range(3):
+            started = time.monotonic()
+            run = subprocess.run(
+                ["ansible-playbook", "-i", str(INVENTORY), str(HERE / "floor.yml"), "-e", f"floor_exchanges={count}"],
+                capture_output=True,
+                text=True,
+            )
+            runs.append(time.monotonic() - started)
+            (WORK / f"floor-{count}.log").write_text(run.stdout + run.stderr)
+            if run.returncode != 0:
+                fail(f"floor-{count}", "the floor play failed", run.stdout, run.stderr)
+        times[count] = round(sorted(runs)[1], 2)
+    return times
+
+
+def floor_lines(times):
+    each = (times[10] - times[1]) / 9
+    return [
+        f"floor: ansible-playbook with no task {times[0]:.1f} s; one module run on every app host {times[1]:.1f} s;"
+        f" each further run in sequence {each:.2f} s"
+    ]
+
+
 def summary(pyops, baseline, loads):
     sent = sum(r["load"]["sent"] for r in pyops.values() if r["load"])
     failed = sum(r["load"]["failed"] for r in pyops.values() if r["load"])
@@ -473,8 +501,10 @@ def main():
     pyops = pyops_flow(v1, v2, variant("v3"), variant("v4"))
     playbook("wipe", HERE / "wipe.yml")
     baseline = baseline_flow(v1, v2)
+    floor_times = floor()
     loads.append(loadavg())
     lines, totals = summary(pyops, baseline, loads)
+    lines += floor_lines(floor_times)
     result = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cores": os.cpu_count(),
@@ -486,6 +516,7 @@ def main():
         "pyops": pyops,
         "baseline": baseline,
         "totals": totals,
+        "floor": floor_times,
     }
     lines += compare(result, result_path(DEPS, 2))
     log("\n" + "\n".join(lines))
