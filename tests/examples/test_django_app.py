@@ -10,9 +10,11 @@ import hashlib
 import json
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,7 @@ import django
 django.setup()
 from wsgiref.util import setup_testing_defaults
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 from pyops_sample_django import celery_app
 from pyops_sample_django.wsgi import application
 from notes.models import Tick
@@ -49,7 +51,15 @@ def page(response):
             "type": response.get("Content-Type", ""), "body": response.content.decode()}
 
 out["healthz_http"] = page(client.get("/healthz"))
+out["healthz_hsts"] = {
+    "plain": client.get("/healthz").get("Strict-Transport-Security", ""),
+    "proxied_https": client.get("/healthz", HTTP_X_FORWARDED_PROTO="https").get("Strict-Transport-Security", ""),
+}
 out["index_http"] = page(client.get("/"))
+out["admin_login_http"] = page(client.get("/admin/login/"))
+with override_settings(SECURE_SSL_REDIRECT=True):
+    redirecting = Client(HTTP_HOST=host)
+    out["redirect"] = {"index": page(redirecting.get("/")), "healthz": page(redirecting.get("/healthz"))}
 out["index"] = page(client.get("/", secure=True))
 out["admin_login"] = page(client.get("/admin/login/", secure=True))
 out["admin_anonymous"] = page(client.get("/admin/", secure=True))
@@ -76,6 +86,7 @@ out["beat"] = {name: {"task": entry["task"], "registered": entry["task"] in cele
                for name, entry in celery_app.conf.beat_schedule.items()}
 out["beat_schedule_filename"] = celery_app.conf.beat_schedule_filename
 out["broker"] = celery_app.conf.broker_url
+out["transport"] = type(celery_app.connection_for_write().transport).__module__
 print(json.dumps(out))
 """
 
@@ -239,10 +250,19 @@ def test_healthz_names_the_release_over_plain_http(observed):
     assert json.loads(observed["wsgi"]["body"])["release"] == RELEASE_ID
 
 
-def test_pages_are_redirected_to_https_and_other_hosts_refused(observed):
-    assert observed["index_http"]["status"] == 301
-    assert observed["index_http"]["location"] == f"https://{HOST}/"
+def test_pages_answer_the_deploys_plain_http_checks_and_refuse_other_hosts(observed):
+    # deploy_smoke_paths ask the candidate's socket in plain HTTP: the pages, not a redirect.
+    assert observed["index_http"]["status"] == 200, observed["index_http"]
+    assert observed["admin_login_http"]["status"] == 200
     assert observed["other_host"]["status"] == 400
+    # Behind the proxy (X-Forwarded-Proto: https) the request is secure, and HSTS is sent.
+    assert observed["healthz_hsts"] == {"plain": "", "proxied_https": "max-age=3600"}
+
+
+def test_with_ssl_redirect_healthz_is_still_answered(observed):
+    assert observed["redirect"]["index"]["status"] == 301
+    assert observed["redirect"]["index"]["location"] == f"https://{HOST}/"
+    assert observed["redirect"]["healthz"]["status"] == 200
 
 
 def test_index_links_the_hashed_stylesheet(observed, deployed):
@@ -284,3 +304,34 @@ def test_the_beat_task_writes_one_row_per_interval(observed, deployed):
     assert ticks["ticks"][0]["slot"] == observed["tick_first"]["slot"]
     assert observed["beat_schedule_filename"] == str(deployed / "state" / "celerybeat-schedule")
     assert observed["broker"] == "redis://db.example.com:6379/0"
+    assert observed["transport"] == "kombu.transport.redis"
+
+
+def test_gunicorn_serves_the_wsgi_application(venv, deployed, tmp_path):
+    """What the app_server role runs: gunicorn with preload on a unix socket, asked like the deploy's check."""
+    sock = tmp_path / "app.sock"
+    argv = [str(venv / "bin" / "gunicorn"), "--bind", f"unix:{sock}", "--workers", "1", "--preload"]
+    server = subprocess.Popen(  # pylint: disable=consider-using-with
+        [*argv, "pyops_sample_django.wsgi:application"],
+        cwd=deployed,
+        env=production_env(venv, deployed),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sock.exists(), f"gunicorn did not listen (exit {server.poll()})"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(30)
+            client.connect(str(sock))
+            client.sendall(f"GET /healthz HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode())
+            answer = b"".join(iter(lambda: client.recv(65536), b""))
+    finally:
+        server.terminate()
+        errors = server.communicate(timeout=30)[1]
+    head, _, body = answer.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.0 200"), f"{head}\n{errors}"
+    assert json.loads(body)["release"] == RELEASE_ID

@@ -64,16 +64,21 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # The proxy terminates TLS and says so in X-Forwarded-Proto, which it sets on every request
 # (nginx: $scheme; Apache: "https"). Only the proxies may reach the app's socket.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The site is served over HTTPS: secure cookies and HSTS.
 HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
-SECURE_SSL_REDIRECT = HTTPS
-# The deploy's health requests and the monitoring agents ask the app's own socket in plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 3600 if HTTPS else 0)
+# The reverse_proxy role answers port 80 with a redirect to HTTPS, and the deploy's health and smoke
+# requests and the monitoring agents ask the app's own socket in plain HTTP: a redirect from the app
+# would answer them all with a 301 instead of the page. Turn it on behind a proxy that does not redirect.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Including subdomains and preloading bind every host of the operator's domain to HTTPS: the
-# operator's decision, not the app's.
+# operator's decision, not the app's. Without DJANGO_SSL_REDIRECT, the proxy redirects (above).
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+if HTTPS and not SECURE_SSL_REDIRECT:
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
