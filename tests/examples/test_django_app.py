@@ -307,6 +307,14 @@ def test_the_beat_task_writes_one_row_per_interval(observed, deployed):
     assert observed["transport"] == "kombu.transport.redis"
 
 
+def test_the_celery_command_finds_the_app_and_its_schedule(venv, deployed):
+    """What the worker and beat jobs run (`celery -A pyops_sample_django ...`) from the release."""
+    result = must(run([str(venv / "bin" / "celery"), "-A", "pyops_sample_django", "report"], cwd=deployed,
+                      env=production_env(venv, deployed)))  # fmt: skip
+    assert "'task': 'notes.tasks.tick'" in result.stdout
+    assert hashlib.sha256(b"pyops-example").hexdigest() not in result.stdout, "report masks SECRET_KEY"
+
+
 def test_gunicorn_serves_the_wsgi_application(venv, deployed, tmp_path):
     """What the app_server role runs: gunicorn with preload on a unix socket, asked like the deploy's check."""
     sock = tmp_path / "app.sock"
