@@ -56,6 +56,7 @@ out["healthz_hsts"] = {
     "proxied_https": client.get("/healthz", HTTP_X_FORWARDED_PROTO="https").get("Strict-Transport-Security", ""),
 }
 out["index_http"] = page(client.get("/"))
+out["index_head"] = client.head("/").status_code
 out["admin_login_http"] = page(client.get("/admin/login/"))
 with override_settings(SECURE_SSL_REDIRECT=True):
     redirecting = Client(HTTP_HOST=host)
@@ -253,6 +254,7 @@ def test_healthz_names_the_release_over_plain_http(observed):
 def test_pages_answer_the_deploys_plain_http_checks_and_refuse_other_hosts(observed):
     # deploy_smoke_paths ask the candidate's socket in plain HTTP: the pages, not a redirect.
     assert observed["index_http"]["status"] == 200, observed["index_http"]
+    assert observed["index_head"] == 200
     assert observed["admin_login_http"]["status"] == 200
     assert observed["other_host"]["status"] == 400
     # Behind the proxy (X-Forwarded-Proto: https) the request is secure, and HSTS is sent.

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .models import Note, Tick
 
@@ -36,12 +36,12 @@ def _note(row):
     return {"id": row.pk, "text": row.text, "host": row.host, "created": row.created.isoformat()}
 
 
-@require_GET
+@require_safe
 def index(request):
     return render(request, "notes/index.html", {"release": release_id(), "host": socket.gethostname()})
 
 
-@require_GET
+@require_safe
 def healthz(request):
     """Liveness and the release id; no database, so that a database outage does not fail deploys' checks."""
     return _json({"status": "ok", "release": release_id(), "host": socket.gethostname(), "pid": os.getpid()})
@@ -63,12 +63,12 @@ def create_note(request):
     return _json(_note(row), status=201)
 
 
-@require_GET
+@require_safe
 def note(request, pk):
     return _json(_note(get_object_or_404(Note, pk=pk)))
 
 
-@require_GET
+@require_safe
 def ticks(request):
     """The last 20 intervals' rows: one per interval, `runs` 1 while exactly one beat runs in the fleet."""
     rows = Tick.objects.all()[:20]
