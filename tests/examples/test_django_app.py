@@ -7,15 +7,20 @@ runs as the deploy's hooks do, with a production environment (no DJANGO_DEBUG) a
 """
 
 import hashlib
+import importlib.util
 import json
+import os
+import pwd
 import re
 import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -88,6 +93,8 @@ out["beat"] = {name: {"task": entry["task"], "registered": entry["task"] in cele
 out["beat_schedule_filename"] = celery_app.conf.beat_schedule_filename
 out["broker"] = celery_app.conf.broker_url
 out["transport"] = type(celery_app.connection_for_write().transport).__module__
+from django.db import connection
+out["vendor"] = connection.vendor
 print(json.dumps(out))
 """
 
@@ -165,11 +172,47 @@ def deployed(venv, release):
     return release
 
 
+def probe(venv, release, **env_changes):
+    python = str(venv / "bin" / "python")
+    result = must(run([python, "-c", PROBE, HOST], cwd=release, env=production_env(venv, release, **env_changes)))
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def observed(venv, deployed):
-    python = str(venv / "bin" / "python")
-    result = must(run([python, "-c", PROBE, HOST], cwd=deployed, env=production_env(venv, deployed)))
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return probe(venv, deployed)
+
+
+def postgres_programs():
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not versions:
+        pytest.fail("PostgreSQL's server programs (initdb, pg_ctl) are missing: apt-get install postgresql")
+    return versions[-1].parent
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL on a unix socket only, as an unprivileged user; yields its DATABASE_URL."""
+    programs = postgres_programs()
+    home = Path(tempfile.mkdtemp(prefix="pyops-django-pg-"))
+    as_user = {}
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        os.chown(home, pwd.getpwnam("nobody").pw_uid, -1)
+        as_user = {"user": "nobody"}
+    data = home / "data"
+    initdb = [str(programs / "initdb"), "-D", str(data), "-U", "app", "-A", "trust", "-E", "UTF8", "--no-sync"]
+    must(run(initdb, **as_user))
+    options = f"-k {home} -c listen_addresses='' -c fsync=off"
+    pg_ctl = [str(programs / "pg_ctl"), "-D", str(data), "-l", str(home / "log")]
+    must(run([*pg_ctl, "-o", options, "-w", "-t", "60", "start"], **as_user))
+    try:
+        yield f"postgres://app@{quote(str(home), safe='')}/postgres"
+    finally:
+        run([*pg_ctl, "-m", "immediate", "stop"], **as_user)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.mark.parametrize(("python", "platform"), TARGETS)
@@ -345,3 +388,63 @@ def test_gunicorn_serves_the_wsgi_application(venv, deployed, tmp_path):
     head, _, body = answer.decode().partition("\r\n\r\n")
     assert head.startswith("HTTP/1.0 200"), f"{head}\n{errors}"
     assert json.loads(body)["release"] == RELEASE_ID
+
+
+def test_postgresql_through_a_unix_socket_url(venv, deployed, postgres):
+    """The lock's psycopg (binary) against PostgreSQL: the migrations, a note's round trip, the task."""
+    must(manage(venv, deployed, "migrate", "--noinput", DATABASE_URL=postgres))
+    seen = probe(venv, deployed, DATABASE_URL=postgres)
+    assert seen["vendor"] == "postgresql"
+    assert seen["note_created"]["status"] == 201, seen["note_created"]
+    assert json.loads(seen["note_read"]["body"]) == json.loads(seen["note_created"]["body"])
+    assert [t["runs"] for t in json.loads(seen["ticks"]["body"])["ticks"]] == [2]
+    assert seen["healthz_http"]["status"] == 200
+
+
+def database_url_module():
+    spec = importlib.util.spec_from_file_location("database_url", APP / "pyops_sample_django" / "database_url.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgres://shop:p%40ss%3Aw%2Frd@db.example.com:5433/shop?sslmode=require&connect_timeout=5",
+            {"NAME": "shop", "USER": "shop", "PASSWORD": "p@ss:w/rd", "HOST": "db.example.com", "PORT": "5433",
+             "OPTIONS": {"sslmode": "require", "connect_timeout": "5"}},
+        ),
+        (
+            "postgresql://app@%2Frun%2Fpostgresql/app",
+            {"NAME": "app", "USER": "app", "PASSWORD": "", "HOST": "/run/postgresql", "PORT": "", "OPTIONS": {}},
+        ),
+        (
+            "postgres://app:secret@[::1]:5432/app",
+            {"NAME": "app", "USER": "app", "PASSWORD": "secret", "HOST": "::1", "PORT": "5432", "OPTIONS": {}},
+        ),
+    ],
+)  # fmt: skip
+def test_database_url_postgres(url, expected):
+    assert database_url_module().parse_database_url(url) == {"ENGINE": "django.db.backends.postgresql", **expected}
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [("sqlite:////srv/shop/shared/db.sqlite3", "/srv/shop/shared/db.sqlite3"), ("sqlite:///db.sqlite3", "db.sqlite3"),
+     ("sqlite://:memory:", ":memory:")],
+)  # fmt: skip
+def test_database_url_sqlite(url, name):
+    assert database_url_module().parse_database_url(url) == {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("mysql://app:s3cret@db/app", "unsupported scheme 'mysql'"), ("postgres://app:s3cret@db/", "no database name"),
+     ("postgres://app:s3cret@db:port/app", "port is not a number")],
+)  # fmt: skip
+def test_database_url_errors_do_not_repeat_the_password(url, message):
+    with pytest.raises(ValueError, match=message) as error:
+        database_url_module().parse_database_url(url)
+    assert "s3cret" not in str(error.value)
