@@ -125,7 +125,7 @@ def venv():
         shutil.rmtree(path, ignore_errors=True)
         must(run([uv(), "venv", "-q", "--python", sys.executable, str(path)]))
         must(run([uv(), "pip", "sync", "-q", "--require-hashes", "--python", str(path / "bin" / "python"), str(LOCK)]))
-        (path / ".complete").write_text(LOCK.name)
+        (path / ".complete").write_text(LOCK.name, encoding="utf-8")
     return path
 
 
@@ -135,7 +135,7 @@ def release(tmp_path_factory):
     root = tmp_path_factory.mktemp("app")
     code = root / "releases" / RELEASE_ID
     shutil.copytree(APP, code, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3", "RELEASE", "staticfiles"))
-    (code / "RELEASE").write_text(RELEASE_ID + "\n")
+    (code / "RELEASE").write_text(RELEASE_ID + "\n", encoding="utf-8")
     for name in ("log", "staticfiles", "state"):
         (root / "shared" / name).mkdir(parents=True)
         (code / name).symlink_to(root / "shared" / name)
@@ -275,10 +275,10 @@ def test_migrate_creates_the_tables_and_runs_again_without_change(venv, deployed
 
 def test_collectstatic_writes_hashed_names_to_the_shared_directory(deployed):
     static = deployed.parent.parent / "shared" / "staticfiles"
-    paths = json.loads((static / "staticfiles.json").read_text())["paths"]
+    paths = json.loads((static / "staticfiles.json").read_text(encoding="utf-8"))["paths"]
     assert re.fullmatch(r"notes/style\.[0-9a-f]{12}\.css", paths["notes/style.css"])
     assert re.fullmatch(r"admin/css/base\.[0-9a-f]{12}\.css", paths["admin/css/base.css"])
-    css = (static / paths["notes/style.css"]).read_text()
+    css = (static / paths["notes/style.css"]).read_text(encoding="utf-8")
     # The reference inside the stylesheet names the hashed logo too.
     assert f'url("{Path(paths["notes/logo.svg"]).name}")' in css
     assert (static / paths["notes/logo.svg"]).is_file()
@@ -313,7 +313,7 @@ def test_with_ssl_redirect_healthz_is_still_answered(observed):
 def test_index_links_the_hashed_stylesheet(observed, deployed):
     page = observed["index"]
     assert page["status"] == 200, page["body"][:2000]
-    paths = json.loads((deployed / "staticfiles" / "staticfiles.json").read_text())["paths"]
+    paths = json.loads((deployed / "staticfiles" / "staticfiles.json").read_text(encoding="utf-8"))["paths"]
     assert f'href="/static/{paths["notes/style.css"]}"' in page["body"]
     assert f"release {RELEASE_ID}" in page["body"]
 
@@ -385,7 +385,7 @@ def test_gunicorn_serves_the_wsgi_application(venv, deployed, tmp_path):
     finally:
         server.terminate()
         errors = server.communicate(timeout=30)[1]
-    head, _, body = answer.decode().partition("\r\n\r\n")
+    head, body = answer.decode().split("\r\n\r\n", 1)
     assert head.startswith("HTTP/1.0 200"), f"{head}\n{errors}"
     assert json.loads(body)["release"] == RELEASE_ID
 
