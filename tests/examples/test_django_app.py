@@ -122,7 +122,8 @@ def venv():
     key = hashlib.sha256(LOCK.read_bytes() + sys.version.encode()).hexdigest()[:12]
     path = CACHE / f"django-venv-{key}"
     if not (path / ".complete").exists():
-        shutil.rmtree(path, ignore_errors=True)
+        for stale in CACHE.glob("django-venv-*"):  # an older lock's or a half-built one
+            shutil.rmtree(stale, ignore_errors=True)
         must(run([uv(), "venv", "-q", "--python", sys.executable, str(path)]))
         must(run([uv(), "pip", "sync", "-q", "--require-hashes", "--python", str(path / "bin" / "python"), str(LOCK)]))
         (path / ".complete").write_text(LOCK.name, encoding="utf-8")
