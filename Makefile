@@ -59,8 +59,8 @@ lint: venv  ## yamllint, ansible-lint (production profile), ruff, role docs up t
 	antsibull-changelog lint
 
 .PHONY: unit
-unit: venv  ## Unit tests with plain pytest, and the example inventories checked
-	pytest -q tests/unit tests/inventories
+unit: venv  ## Unit tests with plain pytest, the example inventories and the Django sample checked
+	pytest -q tests/unit tests/inventories tests/examples
 
 .PHONY: sanity
 sanity: venv  ## ansible-test sanity and units from a built collection tree
