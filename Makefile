@@ -18,6 +18,8 @@ export EE_BASE_IMAGE ?= localhost/pyops-testhost:debian12
 JOBS        ?= 2
 SCENARIO    ?= runtime
 APT_NEEDS   := podman runc debootstrap netavark aardvark-dns iptables openssh-client
+# The Django sample's unit tests start a throwaway PostgreSQL server of their own (tests/examples).
+APT_UNIT_NEEDS := postgresql
 
 .PHONY: help
 help:  ## List the targets
@@ -45,6 +47,11 @@ host-packages:  ## Install podman, runc, debootstrap and the SSH client when mis
 	@missing=$$(for p in $(APT_NEEDS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
+.PHONY: unit-packages
+unit-packages:  ## Install PostgreSQL's server programs when missing (the Django sample's tests)
+	@missing=$$(for p in $(APT_UNIT_NEEDS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
 .PHONY: images
 images: host-packages  ## Build (or reuse) the Debian 12 and 13 test-host images
 	harness/build-images.sh bookworm trixie
@@ -59,7 +66,7 @@ lint: venv  ## yamllint, ansible-lint (production profile), ruff, role docs up t
 	antsibull-changelog lint
 
 .PHONY: unit
-unit: venv  ## Unit tests with plain pytest, the example inventories and the Django sample checked
+unit: venv unit-packages  ## Unit tests with plain pytest, the example inventories and the Django sample checked
 	pytest -q tests/unit tests/inventories tests/examples
 
 .PHONY: sanity
