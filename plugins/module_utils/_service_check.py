@@ -71,7 +71,9 @@ def ask(socket_path=None, url=None, path="/", host_header="localhost", timeout=3
     """One GET of ``path``: (status, body text); raises OSError or http.client.HTTPException."""
     conn = connection(socket_path, url, timeout)
     try:
-        conn.request("GET", path, headers={"Host": host_header})
+        # As the reverse proxy forwards a request: an app that redirects plain HTTP to HTTPS behind a proxy
+        # answers the page, not a redirect that any check would pass.
+        conn.request("GET", path, headers={"Host": host_header, "X-Forwarded-Proto": "https"})
         reply = conn.getresponse()
         return reply.status, reply.read().decode("utf-8", "replace")
     finally:

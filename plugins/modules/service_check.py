@@ -64,6 +64,9 @@ options:
   host_header:
     description:
       - The C(Host) header of the request, for apps that check it (Django's C(ALLOWED_HOSTS)).
+      - Every request also carries C(X-Forwarded-Proto) C(https), as the reverse proxy forwards one, so that an
+        app that redirects plain HTTP behind a proxy (Django's C(SECURE_SSL_REDIRECT)) answers the page itself
+        instead of a redirect that would pass any check.
     type: str
     default: localhost
   expect:

@@ -36,6 +36,7 @@ class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (BaseHTTPRequestHandler's name)
         server = self.server
         server.seen.append({"path": self.path, "host": self.headers.get("Host")})
+        server.__dict__.setdefault("proto", []).append(self.headers.get("X-Forwarded-Proto"))
         replies = server.replies
         status, body = replies.pop(0) if len(replies) > 1 else replies[0]
         data = body.encode()
@@ -123,6 +124,9 @@ def test_a_200_with_the_expected_text_passes_and_sends_the_host_header(server):
         "attempts": 1,
     }
     assert srv.seen == [{"path": "/healthz", "host": "shop.example.com"}]
+    # As the proxy asks it: an app that redirects plain HTTP to HTTPS (Django's SECURE_SSL_REDIRECT behind
+    # SECURE_PROXY_SSL_HEADER) answers the page itself, not a 301 that would pass any check.
+    assert srv.proto == ["https"]
 
 
 def test_a_wrong_body_is_retried_until_it_matches(server):
