@@ -84,9 +84,21 @@ def _walk(dir_fd, prefix):
             )
 
 
-def pack(path, dest_dir=None):
-    """Pack the tree at ``path`` into a new tar file in ``dest_dir``; returns {dest, files, bytes, sha256}."""
+def pack(path, dest_dir=None, subdir=""):
+    """Pack the tree at ``path``/``subdir`` into a new tar file in ``dest_dir``; returns {dest, files, bytes, sha256}.
+
+    ``path`` is root's (a release, or ``shared/``); each component of ``subdir`` is opened without following a
+    link, since the app may have written there.
+    """
     root = _open_dir(path)
+    for part in [part for part in subdir.split("/") if part not in ("", ".")]:
+        try:
+            if part == "..":
+                raise StaticFilesError(f"refused {subdir}: it leaves {path}")
+            inner = _open_dir(part, root)
+        finally:
+            os.close(root)
+        root = inner
     fd_out, dest = tempfile.mkstemp(prefix=".pyops-static-", suffix=".tar", dir=dest_dir)
     files = size = 0
     try:

@@ -32,6 +32,12 @@ options:
       - With O(state=merged), the directory the files are merged into.
     type: path
     required: true
+  subdir:
+    description:
+      - With O(state=packed), the directory to pack inside O(path), relative to it; each of its components is
+        opened without following a link (the app may have written them).
+    type: str
+    default: ""
   dest_dir:
     description:
       - With O(state=packed), the directory the tar file is created in (a root-owned one). Default the system's.
@@ -66,8 +72,8 @@ EXAMPLES = r"""
 - name: Pack the release's collected static files
   pyops.deploy.static_files:
     state: packed
-    path: /srv/shop/shared/staticfiles
-    dest_dir: /srv/shop/releases
+    path: /srv/shop/shared
+    subdir: staticfiles
   register: packed
 
 - name: Merge them into the proxy's static directory
@@ -121,6 +127,7 @@ def main():
         argument_spec={
             "state": {"type": "str", "choices": ["packed", "merged"], "required": True},
             "path": {"type": "path", "required": True},
+            "subdir": {"type": "str", "default": ""},
             "dest_dir": {"type": "path"},
             "src": {"type": "path"},
         },
@@ -130,7 +137,7 @@ def main():
     params = module.params
     try:
         if params["state"] == "packed":
-            result = pack(params["path"], params["dest_dir"])
+            result = pack(params["path"], params["dest_dir"], params["subdir"])
         else:
             result = with_diff_if_asked(module, merge(params["src"], params["path"], check_mode=module.check_mode))
     except StaticFilesError as exc:

@@ -123,3 +123,12 @@ def test_merge_replaces_a_link_on_the_proxy_rather_than_writing_through_it(colle
     (proxy / "css").symlink_to(tmp_path / "css-real")
     with pytest.raises(StaticFilesError, match="not a directory"):
         merge(packed(collected, tmp_path)["dest"], str(proxy))
+
+
+def test_a_link_inside_the_subdir_is_not_followed(collected, tmp_path):
+    shared = collected.parent
+    (shared / "assets").symlink_to("/etc")
+    assert pack(str(shared), str(tmp_path), "staticfiles")["files"] == 2
+    for subdir in ["assets", "staticfiles/../assets", "../etc"]:
+        with pytest.raises(StaticFilesError):
+            pack(str(shared), str(tmp_path), subdir)
