@@ -8,8 +8,10 @@ v7 fails a hook, v8 prunes to 3 -> v9 in check mode changes nothing -> v10 refus
 gate (a vulnerable pin, then an expired allowlist entry), deployed with it allowlisted, its SBOM
 matching the virtualenv and answering the status playbook's package question -> v11 for a newer
 Python, refused on every host before either builds -> v12 without gunicorn in its lock, refused before
-its candidate -> v13 answering 400 to Host: localhost, refused naming ALLOWED_HOSTS -> v14 checked with
-deploy_health_host, its collectstatic hook writing to a shared directory (last: the proxy's Host is refused).
+its candidate -> v13 answering 400 to Host: localhost, refused naming ALLOWED_HOSTS -> ... -> v19's static
+files shipped to the proxy, v20's refused for a link to /etc/shadow, then shipped beside v19's, again with no
+change -> v14 checked with deploy_health_host, its collectstatic hook writing to a shared directory (last:
+the proxy's Host is refused).
 
 The end-to-end suite (tests/e2e) runs the same flow on hardened hosts through the galaxy tarball.
 """
@@ -653,6 +655,86 @@ def test_a_page_that_fails_only_when_asked_stops_the_release_before_it_takes_tra
         assert records(app)["v18"]["status"] == "failed"
         assert current(app) == live and lock(app) is None
     assert served() == ({live}, set(APPS))
+
+
+# ---- the release's collected static files, served by the proxy (issue 23) ----
+
+STATIC = "/var/www/sample-static"  # the proxy site's `static` location (molecule.yml)
+
+
+def collecting(release, planted=""):
+    """-e settings whose hook does what collectstatic with ManifestStaticFilesStorage does: hashed names, a manifest."""
+    command = (
+        f"mkdir -p staticfiles/css && echo 'body{{}} /* {release} */' > staticfiles/css/app.{release}.css"
+        f' && echo \'{{"paths": {{"css/app.css": "css/app.{release}.css"}} }}\' > staticfiles/staticfiles.json'
+        f"{planted}"
+    )
+    settings = {"deploy_static_dir": "staticfiles", "deploy_hooks": [{"name": "collectstatic", "command": command}]}
+    return ["-e", json.dumps(settings)]
+
+
+def static_get(path):
+    """[status, Cache-Control, body] of GET `path` through the proxy's nginx."""
+    code = (
+        "import http.client, json, ssl, sys;"
+        " c = http.client.HTTPSConnection('localhost', 443, context=ssl._create_unverified_context());"
+        " c.request('GET', sys.argv[1]); r = c.getresponse();"
+        " print(json.dumps([r.status, r.getheader('Cache-Control'), r.read().decode(errors='replace')]))"
+    )
+    return json.loads(host(PROXY).check_output(f'python3 -c "{code}" {path}'))
+
+
+def shipped():
+    """The proxy's static files with their inode and mtime (a rewrite changes them)."""
+    out = host(PROXY).run(f"cd {STATIC} && find . -type f -printf '%P %i %T@\\n'").stdout
+    return {line.split()[0]: line.split()[1:] for line in out.splitlines()}
+
+
+def test_a_link_in_the_collected_files_is_refused_and_never_followed(deploy, served):
+    old = "v19"
+    first = deploy(old, *CODE_ONLY, *collecting(old))
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert static_get(f"/static/css/app.{old}.css")[0] == 200
+    # v20's collectstatic leaves a link to /etc/shadow among the files (what a compromised app may write).
+    shadow = host(APPS[0]).check_output("getent shadow root")
+    planted = " && ln -sfn /etc/shadow staticfiles/css/shadow.css"
+    try:
+        run = deploy("v20", *CODE_ONLY, *collecting("v20", planted))
+        assert run.returncode != 0
+        text = said(run)
+        assert "refused css/shadow.css: it is a symbolic link" in text, run.stdout[-3000:]
+        assert "was not shipped with its static files" in text, run.stdout[-3000:]
+        assert shadow not in run.stdout + run.stderr
+        assert host(PROXY).run(f"grep -rqF '{shadow}' {STATIC}").rc == 1
+        assert not host(PROXY).file(f"{STATIC}/css/shadow.css").exists
+        assert static_get("/static/css/app.v20.css")[0] == 404  # nothing of v20 shipped
+        assert served() == ({old}, set(APPS))
+        for app in APPS:
+            assert current(app) == old and lock(app) is None
+            assert records(app).get("v20", {}).get("status") != "good"
+    finally:
+        for app in APPS:
+            host(app).run(f"rm -f {ROOT}/shared/staticfiles/css/shadow.css")
+
+
+def test_the_proxy_serves_the_old_and_the_new_releases_hashed_files(deploy, served):
+    run = deploy("v20", *CODE_ONLY, *collecting("v20"))
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert served() == ({"v20"}, set(APPS))
+    # Merged before any host switched, never removed: the previous release's pages still find their files.
+    for release in ["v19", "v20"]:
+        status, cache, body = static_get(f"/static/css/app.{release}.css")
+        assert (status, cache) == (200, "public, max-age=2592000"), (release, status, cache)
+        assert f"/* {release} */" in body
+    assert "css/app.v20.css" in static_get("/static/staticfiles.json")[2]
+    assert set(shipped()) == {"css/app.v19.css", "css/app.v20.css", "staticfiles.json"}
+
+    before = shipped()
+    again = deploy("v20", *CODE_ONLY, *collecting("v20"))
+    assert again.returncode == 0, again.stdout[-3000:]
+    # The proxy's tasks run delegated from the first app host: no change there, and no file rewritten.
+    assert {app: recap_changed(again.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0), again.stdout[-3000:]
+    assert shipped() == before
 
 
 # Last: the proxy asks with Host: localhost, which this release refuses.
