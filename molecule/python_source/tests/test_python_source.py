@@ -71,6 +71,12 @@ def test_interpreter_is_the_built_version_in_its_prefix(host, build):
     assert out == f"{build.version} {build.prefix}"
 
 
+def test_configure_was_given_the_prefix_and_python_source_configure_args(host, build):
+    # converge.yml's python_source_configure_args, each one argument, after --prefix.
+    args = host.check_output(f"{build.python} -c 'import sysconfig; print(sysconfig.get_config_var(\"CONFIG_ARGS\"))'")
+    assert args.startswith(f"'--prefix={build.prefix}' '--disable-test-modules' 'OPT=-DNDEBUG -fwrapv -O1'"), args
+
+
 def test_altinstall_left_python3_to_the_system(host, build):
     assert not host.file(f"{build.prefix}/bin/python3").exists
     assert not host.file(f"{build.prefix}/bin/python").exists
