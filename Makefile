@@ -20,13 +20,15 @@ SCENARIO    ?= runtime
 APT_NEEDS   := podman runc debootstrap netavark aardvark-dns iptables openssh-client
 # The Django sample's unit tests start a throwaway PostgreSQL server of their own (tests/examples).
 APT_UNIT_NEEDS := postgresql
+# make test runs the gates side by side: their package installs take turns on one lock.
+APT         := flock /var/lock/pyops-make-apt.lock apt-get
 
 .PHONY: help
 help:  ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(BIN)/ansible: requirements/dev.txt
-	@test -x $(BIN)/python || python3 -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	@test -x $(BIN)/python || python3 -m venv $(VENV) || { $(APT) update -qq && $(APT) install -y -qq python3-venv && python3 -m venv $(VENV); }
 	$(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/dev.txt
 	@touch $@
@@ -45,12 +47,12 @@ venv-216: $(VENV216)/bin/ansible-playbook  ## Create build/venv-216: ansible-cor
 .PHONY: host-packages
 host-packages:  ## Install podman, runc, debootstrap and the SSH client when missing
 	@missing=$$(for p in $(APT_NEEDS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	if [ -n "$$missing" ]; then $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $$missing; fi
 
 .PHONY: unit-packages
 unit-packages:  ## Install PostgreSQL's server programs when missing (the Django sample's tests)
 	@missing=$$(for p in $(APT_UNIT_NEEDS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	if [ -n "$$missing" ]; then $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $$missing; fi
 
 .PHONY: images
 images: host-packages  ## Build (or reuse) the Debian 12 and 13 test-host images
