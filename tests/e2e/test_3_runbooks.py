@@ -162,14 +162,6 @@ def rollback(runs, served_before, records):
     return served_before
 
 
-def restore_host(runs, _served_before, _records):
-    assert set(recap_changed(runs[0].stdout)) == {PROXY, *APPS, "pyops-sandbox-monitor"}, runs[0].stdout[-3000:]
-    rows = status_rows(runs[-1].stdout)
-    (release,) = {row["current"] for row in rows.values()}
-    check_status(runs[-1], release)
-    return release
-
-
 def stuck_lock(runs, _served_before, records):
     release = the_new_release(records)
     check_status(runs[-1], release)
@@ -183,7 +175,6 @@ EXPECTED = {
     "disk_full.md": disk_full,
     "failed_deploy.md": reads_only,
     "host_out_of_upstream.md": reads_only,
-    "restore_host.md": restore_host,
     "rollback.md": rollback,
     "stuck_lock.md": stuck_lock,
 }
