@@ -184,7 +184,7 @@ def test_every_runbook_with_runnable_blocks_says_what_to_check():
     assert {block.path.name for block in BLOCKS} == set(EXPECTED)
 
 
-@pytest.mark.parametrize(("blocks", "commands"), RUNS, ids=["+".join(b.name for b in blocks) for blocks, _ in RUNS])
+@pytest.mark.parametrize(("blocks", "commands"), RUNS, ids=["+".join(b.name for b in run[0]) for run in RUNS])
 def test_runnable_block(blocks, commands, awx_project):
     served_before = settled()
     records = {app: releases_json(app) for app in APPS}
