@@ -69,7 +69,7 @@ lint: venv  ## yamllint, ansible-lint (production profile), ruff, role docs up t
 
 .PHONY: unit
 unit: venv unit-packages  ## Unit tests with plain pytest, the example inventories and the Django sample checked
-	pytest -q tests/unit tests/inventories tests/examples
+	pytest -q tests/unit tests/inventories tests/examples tests/docs
 
 .PHONY: sanity
 sanity: venv  ## ansible-test sanity and units from a built collection tree

@@ -1,7 +1,7 @@
 """The runnable command blocks of docs/runbooks/*.md (the rules: docs/runbooks/README.md, "Runnable blocks").
 
 A fenced block whose info string is exactly `console runnable` holds one command per line that starts
-with `$ `, run by bash from the checkout's root against the sandbox. tests/unit/test_runbooks.py checks
+with `$ `, run by bash from the checkout's root against the sandbox. tests/docs/test_runbooks.py checks
 that every block parses and names only playbooks, modules and variables that exist;
 tests/e2e/test_3_runbooks.py runs every block against the sandbox. `python tools/runbook_blocks.py`
 lists the blocks and their commands.
