@@ -21,6 +21,7 @@ import stat
 import subprocess
 import tarfile
 import tempfile
+import zlib
 
 from ansible_collections.pyops.deploy.plugins.module_utils._artifact import git as _git
 from ansible_collections.pyops.deploy.plugins.module_utils._artifact import tarball
@@ -192,16 +193,23 @@ def _pack(cache, kind, src, git_ref, inline_max, requirements, requirements_name
 
 def requires_python(path):
     """The requires-python of the tarball's top-level pyproject.toml ("" without one): every host can check its
-    interpreter against it before anything is unpacked. Only a regular member of at most 1 MiB is read."""
-    with tarfile.open(path, "r:gz") as packed:
-        names = set(packed.getnames())
-        name = next((n for n in ("./pyproject.toml", "pyproject.toml") if n in names), None)
-        if name is None:
-            return ""
-        member = packed.getmember(name)
-        if not member.isfile() or member.size > _CHUNK:
-            return ""
-        text = packed.extractfile(member).read().decode("utf-8", errors="replace")
+    interpreter against it before anything is unpacked. Only a regular member of at most 1 MiB is read.
+
+    An archive given as it is (kind ``archive``) that cannot be read here gives "": the hosts' unpack then
+    fails with its own reason, as it did before this was read.
+    """
+    try:
+        with tarfile.open(path, "r:*") as packed:
+            names = set(packed.getnames())
+            name = next((n for n in ("./pyproject.toml", "pyproject.toml") if n in names), None)
+            if name is None:
+                return ""
+            member = packed.getmember(name)
+            if not member.isfile() or member.size > _CHUNK:
+                return ""
+            text = packed.extractfile(member).read().decode("utf-8", errors="replace")
+    except (tarfile.TarError, OSError, EOFError, zlib.error):
+        return ""
     try:
         return requires.parse(text, "the release's pyproject.toml")
     except VenvError as exc:

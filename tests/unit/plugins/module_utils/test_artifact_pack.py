@@ -76,6 +76,13 @@ def test_a_pyproject_that_is_a_link_gives_no_requires_python(tmp_path, source):
     assert pack(str(tmp_path / "cache"), "dir", str(source))["requires_python"] == ""
 
 
+def test_an_archive_that_cannot_be_read_still_packs_for_the_hosts_to_refuse(tmp_path):
+    archive = tmp_path / "build.tar.gz"
+    archive.write_bytes(b"not a gzip stream\n")
+    result = pack(str(tmp_path / "cache"), "archive", str(archive))
+    assert result["requires_python"] == ""
+
+
 def test_a_pyproject_that_is_not_toml_fails_the_packing_naming_it(tmp_path, source):
     (source / "pyproject.toml").write_text("[project\nTOPSECRET = 1\n")
     with pytest.raises(ArtifactError) as exc:
