@@ -35,6 +35,9 @@ import stat
 SHOW_PROPERTIES = "Id,LoadState,ActiveState,UnitFileState,NeedDaemonReload"
 # systemd_service's is_running_service(): a unit in these states is not started again.
 RUNNING = ("active", "activating")
+# systemd_service's `enabled: false` disables a unit whose is-enabled succeeds, but for enabled-runtime,
+# indirect and alias.
+ENABLED = ("enabled", "static", "generated", "transient")
 
 
 def uid_of(name):
@@ -164,9 +167,13 @@ def show_units(names, run_command, systemctl="systemctl"):
     return units
 
 
-def unit_differences(started, reload_units, run_command, systemctl="systemctl"):
-    """What the daemon-reload and systemd_service tasks would change, and whether systemd must reload."""
-    names = list(dict.fromkeys(started + reload_units))
+def unit_differences(started, reload_units, run_command, systemctl="systemctl", stopped=()):
+    """What the daemon-reload and systemd_service tasks would change, and whether systemd must reload.
+
+    ``started`` units must be enabled and running, ``stopped`` ones neither (a job that runs on another host).
+    """
+    stopped = list(stopped)
+    names = list(dict.fromkeys(started + reload_units + stopped))
     if not names:
         return [], False
     units = show_units(names, run_command, systemctl)
@@ -187,6 +194,13 @@ def unit_differences(started, reload_units, run_command, systemctl="systemctl"):
             differs.append(f"{name} not enabled ({unit.get('UnitFileState') or 'unknown'})")
         if unit.get("ActiveState") not in RUNNING:
             differs.append(f"{name} not active ({unit.get('ActiveState') or 'unknown'})")
+    for name in stopped:
+        unit = units[name]
+        # systemd_service disables what is-enabled calls enabled, and stops what it finds running.
+        if unit.get("UnitFileState") in ENABLED:
+            differs.append(f"{name} enabled ({unit.get('UnitFileState')})")
+        if unit.get("ActiveState") in RUNNING:
+            differs.append(f"{name} active ({unit.get('ActiveState')})")
     return differs, reload_needed
 
 
@@ -223,7 +237,9 @@ def read_state(query, run_command, systemctl="systemctl"):
     for want in query["files"]:
         differs += file_differences(want)
     started = query["units"] + (query["release_units"] if current else [])
-    unit_differs, reload_needed = unit_differences(started, query["reload_units"], run_command, systemctl)
+    unit_differs, reload_needed = unit_differences(
+        started, query["reload_units"], run_command, systemctl, query.get("stopped_units") or []
+    )
     state = {"current": current, "differs": differs + unit_differs, "daemon_reload": reload_needed}
     if query.get("server"):
         state["server_missing"] = server_missing(query["current"], query["server"]) if current else []

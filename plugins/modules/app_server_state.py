@@ -126,6 +126,12 @@ options:
     type: list
     elements: str
     default: []
+  stopped_units:
+    description:
+      - Units that must be neither enabled nor active, such as a job that runs on another host.
+    type: list
+    elements: str
+    default: []
   reload_units:
     description:
       - Units whose unit files systemd must have read since they last changed (C(NeedDaemonReload)).
@@ -268,6 +274,7 @@ def argument_spec():
         },
         "units": {"type": "list", "elements": "str", "default": []},
         "release_units": {"type": "list", "elements": "str", "default": []},
+        "stopped_units": {"type": "list", "elements": "str", "default": []},
         "reload_units": {"type": "list", "elements": "str", "default": []},
         "server": {
             "type": "dict",

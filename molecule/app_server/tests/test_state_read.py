@@ -1,7 +1,8 @@
 """The app_server role's state read: a rerun that changes nothing reaches each host with one task per
-app, and a host that drifted is found out and repaired by the role's usual tasks.
+app, a host that drifted is found out and repaired by the role's usual tasks, and a job for one host
+runs on one only and moves when that host leaves.
 
-Both tests run serve.yml (converge's own app_server play) once for both hosts, so they take no
+The tests run serve.yml (converge's own app_server play) for both hosts at once, so they take no
 `host` fixture. They run after test_app_server.py, which leaves the hosts as converge left them.
 """
 
@@ -120,3 +121,26 @@ def test_a_drifted_app_is_found_out_and_repaired_without_showing_its_env_file(an
             reply = http_probe(host, address)
             assert reply["failed"] == 0, (address, reply)
             assert json.loads(reply["body"])["release"] == "r1"
+
+
+def test_a_job_for_one_host_runs_on_the_first_and_moves_when_that_host_leaves(ansible_playbook, hosts):
+    def beat():
+        verbs = ("is-enabled", "is-active")
+        return {
+            name: tuple(host.run(f"systemctl {verb} flask-beat.service").stdout.strip() for verb in verbs)
+            for name, host in hosts.items()
+        }
+
+    first, second = sorted(HOSTS)
+    assert beat() == {first: ("enabled", "active"), second: ("disabled", "inactive")}
+    # The first host leaves the hosts the job may run on: the job moves to the next, in the same run.
+    run = ansible_playbook(SERVE, "-e", json.dumps({"app_server_job_hosts": [second]}))
+    assert run.returncode == 0, failed_tasks(run.stdout) + run.stdout[-3000:] + run.stderr[-2000:]
+    assert beat() == {first: ("disabled", "inactive"), second: ("enabled", "active")}
+    assert "Stop the jobs that run on another host" in role_tasks(run.stdout)
+    for host in hosts.values():  # a job for every host stays on every host
+        assert host.check_output("systemctl is-active flask-worker.service") == "active"
+    # And back, with the default hosts (the play's, as this inventory has no appservers group).
+    run = ansible_playbook(SERVE)
+    assert run.returncode == 0, failed_tasks(run.stdout) + run.stdout[-3000:] + run.stderr[-2000:]
+    assert beat() == {first: ("enabled", "active"), second: ("disabled", "inactive")}

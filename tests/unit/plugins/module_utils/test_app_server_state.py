@@ -334,3 +334,18 @@ def test_no_release_no_server_to_check(tree):
         "server_missing": [],
     }
     assert "server_missing" not in read(query)  # asked only when given
+
+
+def test_a_job_that_runs_on_another_host_must_be_neither_enabled_nor_running(tree, systemctl):
+    query = tree[1]
+    query.update(stopped_units=["app-beat.service"], reload_units=["app-beat.service"])
+    beat = unit("app-beat.service", UnitFileState="disabled", ActiveState="inactive")
+    systemctl["units"] = {"app-beat.service": beat}
+    assert read(query) == {"current": True, "differs": [], "daemon_reload": False}
+    assert systemctl["calls"][0][-1:] == ["app-beat.service"]  # the same single systemctl call
+
+    systemctl["units"]["app-beat.service"].update(UnitFileState="enabled", ActiveState="activating")
+    assert read(query)["differs"] == ["app-beat.service enabled (enabled)", "app-beat.service active (activating)"]
+    # What systemd_service would leave alone with enabled: false is no difference either.
+    systemctl["units"]["app-beat.service"].update(UnitFileState="enabled-runtime", ActiveState="failed")
+    assert read(query)["differs"] == []
