@@ -132,6 +132,7 @@ def test_a_job_for_one_host_runs_on_the_first_and_moves_when_that_host_leaves(an
         }
 
     first, second = sorted(HOSTS)
+    # The default hosts are the play's, as this inventory has no appservers group.
     assert beat() == {first: ("enabled", "active"), second: ("disabled", "inactive")}
     # The first host leaves the hosts the job may run on: the job moves to the next, in the same run.
     run = ansible_playbook(SERVE, "-e", json.dumps({"app_server_job_hosts": [second]}))
@@ -140,7 +141,3 @@ def test_a_job_for_one_host_runs_on_the_first_and_moves_when_that_host_leaves(an
     assert "Stop the jobs that run on another host" in role_tasks(run.stdout)
     for host in hosts.values():  # a job for every host stays on every host
         assert host.check_output("systemctl is-active flask-worker.service") == "active"
-    # And back, with the default hosts (the play's, as this inventory has no appservers group).
-    run = ansible_playbook(SERVE)
-    assert run.returncode == 0, failed_tasks(run.stdout) + run.stdout[-3000:] + run.stderr[-2000:]
-    assert beat() == {first: ("enabled", "active"), second: ("disabled", "inactive")}
