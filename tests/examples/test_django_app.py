@@ -449,3 +449,24 @@ def test_database_url_errors_do_not_repeat_the_password(url, message):
     with pytest.raises(ValueError, match=message) as error:
         database_url_module().parse_database_url(url)
     assert "s3cret" not in str(error.value)
+
+
+def test_migrations_ahead_names_what_a_newer_release_applied(venv, deployed, postgres, tmp_path):
+    """The before_rollback check: a newer release's migration in the database stops a rollback to this one."""
+    newer = tmp_path / "releases" / "r2026-newer"
+    shutil.copytree(deployed, newer, symlinks=True)
+    (newer / "notes" / "migrations" / "0002_note_pinned.py").write_text(
+        "from django.db import migrations, models\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = [('notes', '0001_initial')]\n"
+        "    operations = [migrations.AddField('note', 'pinned', models.BooleanField(default=False))]\n",
+        encoding="utf-8",
+    )
+    must(manage(venv, deployed, "migrate", "--noinput", DATABASE_URL=postgres))
+    assert "no migration this code lacks" in must(manage(venv, deployed, "migrations_ahead", DATABASE_URL=postgres)).stdout
+    must(manage(venv, newer, "migrate", "--noinput", DATABASE_URL=postgres))
+    refused = manage(venv, deployed, "migrations_ahead", DATABASE_URL=postgres)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "the database has migrations this code does not have: notes.0002_note_pinned" in refused.stderr
+    # The newer release itself has them all.
+    must(manage(venv, newer, "migrations_ahead", DATABASE_URL=postgres))

@@ -3,7 +3,8 @@ and the playbooks' own words. Converge left v1 serving on both app hosts; each t
 one before (the releases they leave are the next one's history):
 
 v2 under load -> v3 while a v4 is refused by its lock -> v5 killed, seen, refused, recovered ->
-v6 broken, a plain rollback does nothing -> a named rollback to v2, a plain one does nothing ->
+v6 broken, a plain rollback does nothing -> a named rollback to v2 refused by a before_rollback hook,
+then forced, a plain one does nothing ->
 v7 fails a hook, v8 prunes to 3 -> v9 in check mode changes nothing -> v10 refused by the dependency
 gate (a vulnerable pin, then an expired allowlist entry), deployed with it allowlisted, its SBOM
 matching the virtualenv and answering the status playbook's package question -> v11 for a newer
@@ -278,7 +279,23 @@ def test_a_broken_release_never_takes_traffic_and_a_rollback_then_does_nothing(d
 
 
 def test_a_named_rollback_then_a_plain_one_that_does_nothing(ansible_playbook, served):
-    named = ansible_playbook(ROLLBACK, "-e", "deploy_rollback_to=v2")
+    # A before_rollback hook runs in the release the rollback goes to (its RELEASE file says which); when
+    # it fails, as a database ahead of that release would make it, nothing moves on any host.
+    check = {"name": "db-ahead", "stage": "before_rollback", "command": 'echo "$(cat RELEASE) lacks 0002" >&2; exit 3'}
+    hooks = json.dumps({"deploy_hooks": [check]})
+    before = {app: (records(app), current(app)) for app in APPS}
+    refused = ansible_playbook(ROLLBACK, "-e", "deploy_rollback_to=v2", "-e", hooks)
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    reason = "The rollback to v2 is refused by its before_rollback hook db-ahead (exit 3): v2 lacks 0002"
+    assert reason in said(refused), refused.stdout[-3000:]
+    assert served() == ({"v5"}, set(APPS))
+    for app in APPS:
+        assert (records(app), current(app)) == before[app]
+        assert lock(app) is None
+
+    # Forced, the same rollback goes ahead without running it.
+    named = ansible_playbook(ROLLBACK, "-e", "deploy_rollback_to=v2", "-e", hooks, "-e", "deploy_rollback_force=true")
+    assert "db-ahead" not in named.stdout
     assert named.returncode == 0, named.stdout[-3000:]
     assert served() == ({"v2"}, set(APPS))
     for app in APPS:
