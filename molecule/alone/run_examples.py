@@ -5,7 +5,7 @@ usage: run_examples.py HOST...   (from molecule/alone/converge.yml, with molecul
 For each HOST, side by side (one thread, so one ansible-playbook process, per host): an inventory
 holding only that host, ungrouped, reached as the scenario reaches it, with host_vars.yml of this
 scenario as its host_vars (what the READMEs leave to the user); then, in the order a user follows
-(tools/readme_examples.ORDER), each example twice, as a user runs it: the project's ansible.cfg and
+(tools/readme_examples.IN_ALONE), each example twice, as a user runs it: the project's ansible.cfg and
 collections, none of molecule's ANSIBLE_* settings. The second run is skipped when the first failed.
 
 Writes <ephemeral>/alone/results.json ({host: {role: [first, second]}}, each run's rc, recap counts,
@@ -96,7 +96,7 @@ def run(host, inventory, role, number, env):
 def apply_all(host, env, results):
     inventory = one_host_inventory(host)
     results[host] = {}
-    for role in readme_examples.ORDER:
+    for role in readme_examples.IN_ALONE:
         first = run(host, inventory, role, 1, env)
         second = run(host, inventory, role, 2, env) if first["good"] else None
         results[host][role] = [first, second]
@@ -111,7 +111,7 @@ def apply_all(host, env, results):
 
 def main(hosts):
     (WORK / "examples").mkdir(parents=True, exist_ok=True)
-    for role in readme_examples.ORDER:
+    for role in readme_examples.IN_ALONE:
         (WORK / "examples" / f"{role}.yml").write_text(readme_examples.example(role))
     env = environment()
     results = {}
@@ -123,7 +123,7 @@ def main(hosts):
         thread.join()
     (WORK / "results.json").write_text(json.dumps(results, indent=1))
     print(f"all examples on {len(hosts)} hosts: {round(time.monotonic() - start)} s")
-    return 0 if all(host in results and len(results[host]) == len(readme_examples.ORDER) for host in hosts) else 1
+    return 0 if all(host in results and len(results[host]) == len(readme_examples.IN_ALONE) for host in hosts) else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Every role's README minimal example, applied alone to a one-host inventory (converge.yml,
 run_examples.py): the first run reached the host and passed, the second changed nothing; then what a
-user sees of each role on the host at the end, in the order they were applied.
+user sees of each role on the host at the end, in the order they were applied. Hardening's example
+runs alone in molecule/hardening (tests/test_alone.py) instead.
 """
 
 import json
@@ -12,19 +13,10 @@ import pytest
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 sys.path.insert(0, str(PROJECT / "tools"))
-sys.path.insert(0, str(PROJECT / "molecule"))
 import readme_examples  # noqa: E402
-from scenario_hosts import scenario_host  # noqa: E402
 
 RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "alone" / "results.json"
-OTHER = {"pyops-alone-debian12": "pyops-alone-debian13", "pyops-alone-debian13": "pyops-alone-debian12"}
 CONNECT = 'python3 -c "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 3)" {} {}'
-# From another host: whether a port answers, told apart from a name that does not resolve.
-KNOCK = (
-    "python3 -c \"import socket, sys\ntry: socket.create_connection((sys.argv[1], int(sys.argv[2])), 3); print('open')"
-    "\nexcept socket.gaierror: print('noname')\nexcept TimeoutError: print('timeout')"
-    '\nexcept OSError as error: print(type(error).__name__)" {} {}'
-)
 GET = (
     'python3 -c "import http.client, ssl, sys; c = (http.client.HTTPSConnection(sys.argv[1], 443, timeout=10,'
     " context=ssl._create_unverified_context()) if sys.argv[2] == 'https' else http.client.HTTPConnection("
@@ -49,7 +41,7 @@ def results():
     return json.loads(RESULTS.read_text())
 
 
-@pytest.mark.parametrize("role", readme_examples.ORDER)
+@pytest.mark.parametrize("role", readme_examples.IN_ALONE)
 def test_the_example_alone_converges_then_changes_nothing(host, results, role):
     first, second = results[name(host)][role]
     assert first["good"], f"first run: rc={first['rc']} {first['recap']}\n{first.get('tail', '')}"
@@ -86,14 +78,3 @@ def test_the_agents_run(host, service, port):
     assert host.service(service).is_running
     if port:
         host.check_output(CONNECT.format("127.0.0.1", port))
-
-
-def test_hardening_keeps_ssh_and_closes_the_ports_to_others(host):
-    host.check_output("nft list table inet pyops_filter")
-    assert host.check_output("timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/22 && head -c 7 <&3'") == "SSH-2.0"
-    # The other host is outside the example's SSH sources and no peer of this one: SSH and the app's
-    # port do not answer it: the firewall drops (loopback and this harness's session, not over the
-    # network, still get in).
-    other = scenario_host(OTHER[name(host)])
-    for port in (22, 8000):
-        assert other.check_output(KNOCK.format(name(host), port)) == "timeout", port
