@@ -1,6 +1,7 @@
-"""The role alone, as a new user first tries it: the README's minimal example, applied to one of the
-scenario's hosts through an inventory that holds only that host and no group (no proxies, no
-monitoring), twice; the second run changes nothing.
+"""The role alone, as a new user first tries it: the README's minimal example, applied to each of the
+scenario's hardened hosts (Debian 12 and 13) through an inventory that holds only that host and no
+group (no proxies, no monitoring), twice; the second run changes nothing. molecule/alone runs the
+other roles' examples on fresh hosts; this one runs here, where the hosts are hardened already.
 
 The example's firewall and fail2ban settings differ from the scenario's: they are put back after
 the test, so that the other tests find the host as converge left it.
@@ -10,20 +11,18 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from probes import APP, on
+from probes import APP, PROXY, on
 
 PROJECT = Path(__file__).resolve().parents[3]
-README = PROJECT / "roles" / "hardening" / "README.md"
+sys.path.insert(0, str(PROJECT / "tools"))
+import readme_examples  # noqa: E402
+
 RESTORED = ("/etc/nftables.d/pyops_filter.nft", "/etc/fail2ban/jail.local")
-
-
-def minimal_example():
-    """The first YAML block of the README, which is its minimal example."""
-    return re.search(r"```yaml\n(.*?)```", README.read_text(), re.S).group(1)
 
 
 def one_host_inventory(path, name):
@@ -39,10 +38,10 @@ def one_host_inventory(path, name):
     return path
 
 
-@pytest.fixture
-def as_converged():
+@pytest.fixture(params=[PROXY, APP])
+def as_converged(request):
     """Puts back the files the example changes differently from converge, and reloads them."""
-    host = on(APP)
+    host = on(request.param)
     host.check_output(" && ".join(f"cp -a {path} {path}.pyops-test" for path in RESTORED))
     yield host
     host.check_output(
@@ -52,7 +51,8 @@ def as_converged():
 
 
 def test_readme_minimal_example_alone_on_a_one_host_inventory_converges_then_changes_nothing(as_converged, tmp_path):
-    example = minimal_example()
+    example = readme_examples.example("hardening")
+    name = as_converged.backend.get_hostname()
     # The accounts it names exist already (the role never creates users): as on a new user's host.
     for play in yaml.safe_load(example):
         for role in play.get("roles", []):
@@ -60,7 +60,7 @@ def test_readme_minimal_example_alone_on_a_one_host_inventory_converges_then_cha
                 as_converged.check_output(f"id {user} || useradd --create-home --shell /bin/bash {user}")
     playbook = tmp_path / "example.yml"
     playbook.write_text(example)
-    inventory = one_host_inventory(tmp_path / "inventory.yml", APP)
+    inventory = one_host_inventory(tmp_path / "inventory.yml", name)
     env = {
         **os.environ,
         "ANSIBLE_COLLECTIONS_PATH": str(PROJECT / "collections"),
@@ -77,5 +77,5 @@ def test_readme_minimal_example_alone_on_a_one_host_inventory_converges_then_cha
 
     second = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr
-    recap = re.search(rf"^{APP}\s*:.*$", second.stdout, re.M).group(0)
+    recap = re.search(rf"^{name}\s*:.*$", second.stdout, re.M).group(0)
     assert "changed=0" in recap and "failed=0" in recap, second.stdout[-4000:]
