@@ -38,29 +38,46 @@ def one_host_inventory(path, name):
     return path
 
 
-@pytest.fixture(params=[PROXY, APP])
-def as_converged(request):
-    """Puts back the files the example changes differently from converge, and reloads them."""
-    host = on(request.param)
-    host.check_output(" && ".join(f"cp -a {path} {path}.pyops-test" for path in RESTORED))
-    yield host
-    host.check_output(
-        " && ".join(f"mv {path}.pyops-test {path}" for path in RESTORED)
-        + " && systemctl restart pyops-firewall.service && systemctl reload fail2ban.service"
-    )
+HOSTS = [PROXY, APP]  # Debian 12 and 13
+
+
+@pytest.fixture
+def as_converged():
+    """Puts back, on both hosts, the files the example changes differently from converge, and reloads them."""
+    hosts = {name: on(name) for name in HOSTS}
+    for host in hosts.values():
+        host.check_output(" && ".join(f"cp -a {path} {path}.pyops-test" for path in RESTORED))
+    yield hosts
+    for host in hosts.values():
+        host.check_output(
+            " && ".join(f"mv {path}.pyops-test {path}" for path in RESTORED)
+            + " && systemctl restart pyops-firewall.service && systemctl reload fail2ban.service"
+        )
+
+
+def side_by_side(runs, env):
+    """{name: (returncode, stdout, stderr)} of one ansible-playbook per host, run at the same time."""
+    started = {
+        name: subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for name, argv in runs.items()
+    }
+    outputs = {name: process.communicate() for name, process in started.items()}
+    return {name: (started[name].returncode, *outputs[name]) for name in started}
 
 
 def test_readme_minimal_example_alone_on_a_one_host_inventory_converges_then_changes_nothing(as_converged, tmp_path):
     example = readme_examples.example("hardening")
-    name = as_converged.backend.get_hostname()
-    # The accounts it names exist already (the role never creates users): as on a new user's host.
-    for play in yaml.safe_load(example):
-        for role in play.get("roles", []):
-            for user in role.get("vars", {}).get("hardening_accounts_admin_users", []):
-                as_converged.check_output(f"id {user} || useradd --create-home --shell /bin/bash {user}")
     playbook = tmp_path / "example.yml"
     playbook.write_text(example)
-    inventory = one_host_inventory(tmp_path / "inventory.yml", name)
+    runs = {}
+    for name, host in as_converged.items():
+        # The accounts it names exist already (the role never creates users): as on a new user's host.
+        for play in yaml.safe_load(example):
+            for role in play.get("roles", []):
+                for user in role.get("vars", {}).get("hardening_accounts_admin_users", []):
+                    host.check_output(f"id {user} || useradd --create-home --shell /bin/bash {user}")
+        inventory = one_host_inventory(tmp_path / f"{name}.yml", name)
+        runs[name] = ["ansible-playbook", "-i", str(inventory), str(playbook)]
     env = {
         **os.environ,
         "ANSIBLE_COLLECTIONS_PATH": str(PROJECT / "collections"),
@@ -68,14 +85,14 @@ def test_readme_minimal_example_alone_on_a_one_host_inventory_converges_then_cha
         # JSON results: the message below is searched as it is, not as YAML folds and quotes it.
         "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
     }
-    argv = ["ansible-playbook", "-i", str(inventory), str(playbook)]
 
-    first = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    assert first.returncode == 0, first.stdout[-4000:] + first.stderr
-    # No monitoring group: its ports stay closed, and the run says so.
-    assert "Group 'monitoring' has no hosts: monitoring ports" in first.stdout
+    # Each host alone in its own inventory, both hosts at once (one run's time, not two).
+    for name, (returncode, stdout, stderr) in side_by_side(runs, env).items():
+        assert returncode == 0, (name, stdout[-4000:] + stderr)
+        # No monitoring group: its ports stay closed, and the run says so.
+        assert "Group 'monitoring' has no hosts: monitoring ports" in stdout, name
 
-    second = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    assert second.returncode == 0, second.stdout[-4000:] + second.stderr
-    recap = re.search(rf"^{name}\s*:.*$", second.stdout, re.M).group(0)
-    assert "changed=0" in recap and "failed=0" in recap, second.stdout[-4000:]
+    for name, (returncode, stdout, stderr) in side_by_side(runs, env).items():
+        assert returncode == 0, (name, stdout[-4000:] + stderr)
+        recap = re.search(rf"^{name}\s*:.*$", stdout, re.M).group(0)
+        assert "changed=0" in recap and "failed=0" in recap, (name, stdout[-4000:])
