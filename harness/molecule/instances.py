@@ -24,6 +24,7 @@ PODMAN = "podman"
 # Networks podman provides itself (molecule-plugins creates no network for these either).
 BUILTIN_NETWORKS = {"bridge", "none", "host", "ns", "private", "slirp4netns"}
 BOOT_TIMEOUT = 180
+NETWORK_TIMEOUT = 60
 KNOWN_KEYS = {"name", "hostname", "image", "pre_build_image", "systemd", "command", "network", "capabilities", "groups"}
 
 
@@ -89,8 +90,20 @@ def destroy(platforms):
     if names:
         podman("container", "rm", "--force", "--ignore", "--time", "0", *names)
     for network in dict.fromkeys(p["network"] for p in platforms if p.get("network")):
-        if network not in BUILTIN_NETWORKS and podman("network", "exists", network, check=False).returncode == 0:
-            podman("network", "rm", network)
+        if network in BUILTIN_NETWORKS:
+            continue
+        # On a loaded machine podman can still count a removed container (its SSH link's exec session
+        # being torn down) on the network for a while: try again, then force it, as the network is
+        # this scenario's own.
+        deadline = time.monotonic() + NETWORK_TIMEOUT
+        while podman("network", "exists", network, check=False).returncode == 0:
+            removed = podman("network", "rm", network, check=False)
+            if removed.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                podman("network", "rm", "--force", network)
+                break
+            time.sleep(1)
 
 
 if __name__ == "__main__":
