@@ -9,8 +9,8 @@ CPU per scenario on Ansible tasks and polling around the same `podman run` and `
 2-core test machine, where `make test` is bound by CPU). The containers are created exactly as
 molecule-plugins creates them for the keys the scenarios use: name, hostname (the name), the
 label owner=molecule, network (created when missing), capabilities, systemd, image, command; then
-it waits until each container's systemd has booted, as the slower playbooks let it before Ansible
-connects. Removal does not wait for the containers' systemd to shut down: nothing in them is kept.
+it waits until each container's systemd has booted (its SSH host keys made) before Ansible's first
+login. Removal does not wait for the containers' systemd to shut down: nothing in them is kept.
 """
 
 import json
