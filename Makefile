@@ -7,6 +7,8 @@ VENV        := $(CURDIR)/.venv
 BIN         := $(VENV)/bin
 # The oldest ansible-core meta/runtime.yml claims, for tests/e2e (under build/: galaxy.yml's build_ignore).
 VENV216     := $(CURDIR)/build/venv-216
+# sslyze for molecule/proxy, in a venv of its own (requirements/sslyze.in says why).
+VENV_SSLYZE := $(CURDIR)/build/venv-sslyze
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/harness/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -43,6 +45,14 @@ $(VENV216)/bin/ansible-playbook: requirements/core216.txt | $(BIN)/ansible
 
 .PHONY: venv-216
 venv-216: $(VENV216)/bin/ansible-playbook  ## Create build/venv-216: ansible-core 2.16 and Ansible 9's collections (tests/e2e)
+
+$(VENV_SSLYZE)/bin/sslyze: requirements/sslyze.txt | $(BIN)/ansible
+	@test -x $(VENV_SSLYZE)/bin/python || python3 -m venv --without-pip $(VENV_SSLYZE)
+	$(BIN)/uv pip sync -q --python $(VENV_SSLYZE)/bin/python requirements/sslyze.txt
+	@touch $@
+
+.PHONY: venv-sslyze
+venv-sslyze: $(VENV_SSLYZE)/bin/sslyze  ## Create build/venv-sslyze: sslyze, for molecule/proxy's Mozilla TLS check
 
 .PHONY: host-packages
 host-packages:  ## Install podman, runc, debootstrap and the SSH client when missing
@@ -81,11 +91,11 @@ galaxy: venv  ## Build the tarball, install it into a temporary path, check what
 	tools/galaxy-install-test.sh
 
 .PHONY: molecule
-molecule: venv images  ## One scenario: make molecule SCENARIO=proxy
+molecule: venv venv-sslyze images  ## One scenario: make molecule SCENARIO=proxy
 	molecule test -s $(SCENARIO)
 
 .PHONY: molecule-all
-molecule-all: venv venv-216 images  ## Every scenario, e2e and ee, JOBS (2) at a time; logs in build/molecule/
+molecule-all: venv venv-216 venv-sslyze images  ## Every scenario, e2e and ee, JOBS (2) at a time; logs in build/molecule/
 	JOBS=$(JOBS) tools/molecule-all.sh $(filter $(SCENARIOS) e2e ee,$(SLOW_FIRST)) $(filter-out $(SLOW_FIRST),$(SCENARIOS))
 
 .PHONY: e2e
@@ -96,14 +106,14 @@ e2e: venv venv-216 images  ## The sandbox through the galaxy tarball and ansible
 ee: venv images  ## Build the AWX execution environment and check it inside (tools/ee-build.sh)
 	tools/ee-build.sh
 
-# The gates and what molecule-all needs besides them (build/venv-216, the images) are independent and
-# mostly single-threaded (or waiting on the network): run side by side, three at a time, each one's
-# output printed whole when it ends. molecule-all starts only once every one of them passed.
+# The gates and what molecule-all needs besides them (build/venv-216 and venv-sslyze, the images) are
+# independent and mostly single-threaded (or waiting on the network): run side by side, three at a time,
+# each one's output printed whole when it ends. molecule-all starts only once every one of them passed.
 GATE_JOBS   ?= 3
 
 .PHONY: test
 test:  ## Every gate and every Molecule scenario (what CI runs)
-	$(MAKE) --no-print-directory -j$(GATE_JOBS) --output-sync=target lint unit sanity galaxy venv-216 images
+	$(MAKE) --no-print-directory -j$(GATE_JOBS) --output-sync=target lint unit sanity galaxy venv-216 venv-sslyze images
 	$(MAKE) --no-print-directory molecule-all
 
 .PHONY: bench-virtualenv
@@ -137,7 +147,8 @@ lock: venv  ## Re-pin requirements/*.txt from their .in files
 	$(BIN)/uv pip compile -q --python-version 3.11 requirements/dev.in -o requirements/dev.txt
 	$(BIN)/uv pip compile -q --python-version 3.11 --no-emit-package pip requirements/ee.in -o requirements/ee.txt
 	$(BIN)/uv pip compile -q --python-version 3.11 requirements/core216.in -o requirements/core216.txt
+	$(BIN)/uv pip compile -q --python-version 3.11 requirements/sslyze.in -o requirements/sslyze.txt
 
 .PHONY: clean
-clean:  ## Remove build output and build/venv-216 (keeps .venv and images)
+clean:  ## Remove build output, build/venv-216 and build/venv-sslyze (keeps .venv and images)
 	rm -rf build .cache tests/output *.tar.gz
