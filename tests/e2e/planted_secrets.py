@@ -295,6 +295,26 @@ class Sampler:
         return [line[2:] for line in text.splitlines() if line.startswith(kind + " ")]
 
 
+def journal_fields(json_lines):
+    """Every field's value of `journalctl -o json`, one a line: a value with control characters (a
+    message holding a PEM's newlines) comes as a list of byte values, decoded here."""
+    values = []
+    for line in json_lines.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            values.append(line)
+            continue
+        for value in entry.values():
+            if isinstance(value, list):
+                try:
+                    value = bytes(value).decode(errors="replace")
+                except (TypeError, ValueError):
+                    value = json.dumps(value)
+            values.append(str(value))
+    return "\n".join(values)
+
+
 def leak_places(markers, runner_output, artifacts, sampler):
     """{place: [markers found there]} over everything an attacker reads after the run."""
     places = {}
@@ -312,9 +332,10 @@ def leak_places(markers, runner_output, artifacts, sampler):
     one_line = sorted({value for values in markers.values() for value in values if "\n" not in value})
     for host in HOSTS:
         look(f"the command lines of the processes on {host} during the run", "\n".join(sampler.host_lines(host, "A")))
-        for output in ("cat", "json"):
-            _rc, journal = podman(host, f"journalctl --no-pager -o {output}")
-            look(f"{host}'s journal (journalctl -o {output})", journal)
+        _rc, journal = podman(host, "journalctl --no-pager -o cat")
+        look(f"{host}'s journal (journalctl -o cat)", journal)
+        _rc, journal = podman(host, "journalctl --no-pager -o json")
+        look(f"{host}'s journal (journalctl -o json, every field)", journal_fields(journal))
         # Every file under /var/log (the services' logs, the collector's, the journal's files): the
         # markers go in on stdin, never on a command line.
         rc, files = podman(host, "grep -rlaF -f /dev/stdin /var/log", stdin="\n".join(one_line) + "\n")
