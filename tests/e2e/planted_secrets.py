@@ -89,12 +89,15 @@ def _certificate(name, key, issuer=None, ca=False, dns=(), ips=()):
     return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
 
 
+def first_body_line(pem):
+    return next(line for line in pem.splitlines() if line and not line.startswith("-----"))
+
+
 def key_markers(pem):
     """What shows a PEM key: the whole of it, and the first line of its body (for a SEC1 EC key,
     its 7-byte header and the whole 32-byte private scalar)."""
     assert pem.startswith("-----BEGIN EC PRIVATE KEY-----"), "the first line holds the secret of SEC1 EC keys only"
-    body = [line for line in pem.splitlines() if line and not line.startswith("-----")]
-    return [pem.strip(), body[0]]
+    return [pem.strip(), first_body_line(pem)]
 
 
 def _pair(pki, name, key, certificate):
@@ -193,6 +196,8 @@ def plant(data):
         "markers": markers,
         "vault_password_file": password_file,
         "proxy_cert": proxy_cert.public_bytes(serialization.Encoding.DER),
+        # Public: written with their diff shown, next to the keys.
+        "certificates": {name: (pki / f"{name}.pem").read_text() for name in ("proxy", "agent", "client")},
         "agent_key": agent[1],
         "client_key": client[1],
         "index_url": index_url,

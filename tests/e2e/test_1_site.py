@@ -18,7 +18,16 @@ from pathlib import Path
 import pytest
 import yaml
 from lynis_index import MISREAD_TESTS, hardening_indexes
-from planted_secrets import ENV_SECRET, ENV_VAULTED, Sampler, hidden, key_markers, leak_places, podman
+from planted_secrets import (
+    ENV_SECRET,
+    ENV_VAULTED,
+    Sampler,
+    first_body_line,
+    hidden,
+    key_markers,
+    leak_places,
+    podman,
+)
 from sandbox_site import (
     APPS,
     HTTP,
@@ -152,6 +161,10 @@ def test_no_planted_secret_shows_where_an_attacker_looks(awx_project):
     for name in ["ca", PROXY, *APPS, MONITOR]:
         markers[f"log shipping's {name}.key"] = key_markers((shipping / f"{name}.key").read_text())
     run = awx_project["site_run"]
+    # The control: the certificates beside those keys were written with their diffs shown, as a key
+    # written without diff: false and no_log would be.
+    for name, pem in awx_project["planted"]["certificates"].items():
+        assert first_body_line(pem) in run["stdout"], f"the {name} certificate's diff is not in the output"
     output = {"stdout": run["stdout"], "stderr": run["stderr"]}
     places = leak_places(markers, output, awx_project["data"] / "artifacts" / "site", run["sampler"])
     assert not places, "planted secrets shown:\n" + "\n".join(f"{p}: {', '.join(m)}" for p, m in places.items())
