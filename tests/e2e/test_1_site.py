@@ -144,7 +144,8 @@ def test_the_planted_secrets_arrived(awx_project):
         for name, value in ((ENV_SECRET, planted["env"]), (ENV_VAULTED, planted["vaulted"])):
             same = variables.get(name) == value
             assert same, f"{app}: the app's environment lacks the planted {name}"
-    # The index URL reached the builds of the venvs: in a process's environment on each app host.
+    # The index URL reached the builds of the venvs: in a process's environment on each app host (on a
+    # fresh sandbox: on a reused one (PYOPS_REUSE_SANDBOX) the venvs are current and nothing is built).
     sampler = awx_project["site_run"]["sampler"]
     for app in APPS:
         arrived = planted["index_url"] in [line.split("=", 1)[1] for line in sampler.host_lines(app, "E")]
