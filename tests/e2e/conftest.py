@@ -10,6 +10,7 @@ import shutil
 import subprocess
 
 import pytest
+from planted_secrets import plant
 from sandbox_site import ROOT, RUN_TIMEOUT
 
 
@@ -29,7 +30,12 @@ def sandbox():
 
 @pytest.fixture(scope="session")
 def awx_project(tmp_path_factory, sandbox):
-    """An ansible-runner private data dir: project/ (the operator's repo), inventory/, env/."""
+    """An ansible-runner private data dir: project/ (the operator's repo), inventory/, env/.
+
+    The inventory is the sandbox's with secrets planted in it (planted_secrets.plant): "planted" holds
+    them. The first site run gets the vault password as AWX gives it (env/passwords, the prompt); the
+    other runs from "env" read it from ANSIBLE_VAULT_PASSWORD_FILE, as an operator's shell would.
+    """
     data = tmp_path_factory.mktemp("runner")
     project = data / "project"
     (project / "collections").mkdir(parents=True)
@@ -59,7 +65,9 @@ def awx_project(tmp_path_factory, sandbox):
         json.dumps({"ANSIBLE_COLLECTIONS_PATH": env["ANSIBLE_COLLECTIONS_PATH"], "ANSIBLE_NOCOLOR": "1"})
     )
     (data / "env" / "extravars").write_text(json.dumps({"deploy_src_dir": str(project / "app")}))
-    return {"data": data, "project": project, "env": env}
+    planted = plant(data)
+    env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(planted["vault_password_file"])
+    return {"data": data, "project": project, "env": env, "planted": planted}
 
 
 @pytest.fixture(scope="session")

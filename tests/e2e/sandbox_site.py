@@ -44,6 +44,8 @@ def podman_host(name):
 
 def recap_changed(output):
     output = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    # Only the recap's lines: at -vvv a result may say changed= too.
+    output = output.rsplit("PLAY RECAP", 1)[-1]
     return {
         line.split()[0]: int(line.split("changed=")[1].split()[0]) for line in output.splitlines() if "changed=" in line
     }

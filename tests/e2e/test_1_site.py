@@ -7,14 +7,27 @@ by the monitoring host's check_nrpe, zabbix_get and log collector, and by the fi
 run, by FQCN with ansible-playbook, must change nothing.
 """
 
+import hashlib
 import json
 import re
+import ssl
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
 from lynis_index import MISREAD_TESTS, hardening_indexes
+from planted_secrets import (
+    ENV_SECRET,
+    ENV_VAULTED,
+    Sampler,
+    first_body_line,
+    hidden,
+    key_markers,
+    leak_places,
+    podman,
+)
 from sandbox_site import (
     APPS,
     HTTP,
@@ -34,6 +47,14 @@ from sandbox_site import (
 
 # Every test looks at the sandbox's hosts: if they cannot be brought up, each reports that.
 pytestmark = pytest.mark.usefixtures("sandbox")
+# check_nrpe as the Nagios objects run it (nagios_agent's fleet.cfg.j2): with the planted certificates
+# (nagios_agent_server_tls_*_src) it verifies the agent and shows its own certificate.
+NRPE_CLIENT_DIR = "/etc/nagios4/pyops"
+CHECK_NRPE = (
+    f"/usr/lib/nagios/plugins/check_nrpe -A {NRPE_CLIENT_DIR}/ca.pem -d 0"
+    " -L 'ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL'"
+    f" -C {NRPE_CLIENT_DIR}/client.pem -K {NRPE_CLIENT_DIR}/client.key"
+)
 
 
 def test_the_collection_comes_from_the_projects_requirements(awx_project):
@@ -49,18 +70,32 @@ def test_the_collection_comes_from_the_projects_requirements(awx_project):
     assert str(ROOT) not in listed
 
 
+# The attacker's run (issue 21 item 1): the first site run, as AWX runs it, at -vvv --diff (env/cmdline),
+# with the vault password answered to its prompt (env/passwords) and secrets planted in the inventory
+# (planted_secrets.py). Every process's command line on every host and the run's own on the controller
+# are sampled every 0.5 s while it goes; the tests below look for the secrets everywhere.
 def test_site_runs_under_ansible_runner(awx_project):
-    run = subprocess.run(
-        ["ansible-runner", "run", str(awx_project["data"]), "-p", "site.yml", "--ident", "site"],
-        env=awx_project["env"],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    markers = awx_project["planted"]["markers"]
+    # Not the operator's password file: the runner gets the password only as AWX gives it.
+    env = {k: v for k, v in awx_project["env"].items() if k != "ANSIBLE_VAULT_PASSWORD_FILE"}
+    argv = ["ansible-runner", "run", str(awx_project["data"]), "-p", "site.yml", "--ident", "site"]
+    with Sampler(awx_project["data"]) as sampler:
+        runner = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sampler.set_root(runner.pid)
+        try:
+            stdout, stderr = runner.communicate(timeout=RUN_TIMEOUT)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+                runner.communicate()
+    awx_project["site_run"] = {"stdout": stdout, "stderr": stderr, "sampler": sampler}
     status = (awx_project["data"] / "artifacts" / "site" / "status").read_text()
-    assert run.returncode == 0 and status == "successful", run.stdout[-4000:]
-    assert set(recap_changed(run.stdout)) == {PROXY, *APPS, MONITOR}
+    assert runner.returncode == 0 and status == "successful", hidden(stdout[-4000:] + stderr[-2000:], markers)
+    assert set(recap_changed(stdout)) == {PROXY, *APPS, MONITOR}
+    # The run was the attacker's: -vvv (the connection's commands shown), diffs shown, the vault prompted.
+    command = json.loads((awx_project["data"] / "artifacts" / "site" / "command").read_text())["command"]
+    assert {"-vvv", "--diff", "--ask-vault-pass"} <= set(command), command
+    assert "ESTABLISH SSH CONNECTION" in stdout and "--- before" in stdout, hidden(stdout[-4000:], markers)
 
 
 # AWX stores every task result as a job event, invocation and all: the code the deploy sends in the
@@ -80,6 +115,60 @@ def test_job_events_do_not_carry_the_code(awx_project):
         assert args["content"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", args
         assert event["event_data"]["res"]["code"]["unpacked"] is True, event["event_data"]["res"]
         assert "changed: [" in event["stdout"], event["stdout"]
+
+
+def test_the_planted_secrets_arrived(awx_project):
+    """Each planted secret is in use where it belongs, so the search below cannot pass by planting nothing."""
+    planted = awx_project["planted"]
+    # The proxy serves the site's certificate given as content (with its key).
+    served_cert = ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", int(HTTPS.rsplit(":", 1)[1]))))
+    assert served_cert == planted["proxy_cert"], "the proxy does not serve the planted certificate"
+    # NRPE's keys are in place, and an agent now refuses check_nrpe without a client certificate.
+    for host in (PROXY, *APPS, MONITOR):
+        digest = podman_host(host).file("/etc/nagios/pki/agent.key").sha256sum
+        assert digest == hashlib.sha256(planted["agent_key"].read_bytes()).hexdigest(), host
+    client_key = podman_host(MONITOR).file(f"{NRPE_CLIENT_DIR}/client.key").sha256sum
+    assert client_key == hashlib.sha256(planted["client_key"].read_bytes()).hexdigest()
+    anonymous = podman_host(MONITOR).run(f"/usr/lib/nagios/plugins/check_nrpe -H {APPS[0]}")
+    assert anonymous.rc != 0, anonymous.stdout
+    # The given PSK (compared without printing it).
+    for host in (PROXY, *APPS, MONITOR):
+        same = podman_host(host).file("/etc/zabbix/pyops.psk").content_string.strip() == planted["psk"]
+        assert same, f"{host}'s PSK is not the planted one"
+    # The environment file's values, the vault's decrypted, in the running app's environment.
+    for app in APPS:
+        pid = podman_host(app).check_output("systemctl show -p MainPID --value sample")
+        rc, environ = podman(app, f"cat /proc/{int(pid)}/environ", privileged=True)
+        variables = dict(line.split("=", 1) for line in environ.split("\0") if "=" in line)
+        assert rc == 0, f"{app}: cannot read the environment of the app's process {pid}"
+        for name, value in ((ENV_SECRET, planted["env"]), (ENV_VAULTED, planted["vaulted"])):
+            same = variables.get(name) == value
+            assert same, f"{app}: the app's environment lacks the planted {name}"
+    # The index URL reached the builds of the venvs: in a process's environment on each app host (on a
+    # fresh sandbox: on a reused one (PYOPS_REUSE_SANDBOX) the venvs are current and nothing is built).
+    sampler = awx_project["site_run"]["sampler"]
+    for app in APPS:
+        arrived = planted["index_url"] in [line.split("=", 1)[1] for line in sampler.host_lines(app, "E")]
+        assert arrived, f"{app}: no process had the planted index URL in its environment"
+
+
+def test_no_planted_secret_shows_where_an_attacker_looks(awx_project):
+    """Runner's output, every job event and artifact, every host's journal and /var/log, and the
+    command lines sampled on every host and on the controller during the run: none holds a secret.
+    The self-signed log shipping keys the run made on the controller are looked for too."""
+    markers = dict(awx_project["planted"]["markers"])
+    # log_shipping_tls_selfsigned_dir for an inventory directory named "inventory".
+    shipping = Path.home() / ".cache" / "pyops" / "log_shipping_tls" / "inventory"
+    for name in ["ca", PROXY, *APPS, MONITOR]:
+        markers[f"log shipping's {name}.key"] = key_markers((shipping / f"{name}.key").read_text())
+    run = awx_project["site_run"]
+    # The control: the certificates beside those keys were written with their diffs shown, as a key
+    # written without diff: false and no_log would be.
+    for name, pem in awx_project["planted"]["certificates"].items():
+        assert first_body_line(pem) in run["stdout"], f"the {name} certificate's diff is not in the output"
+    output = {"stdout": run["stdout"], "stderr": run["stderr"]}
+    places = leak_places(markers, output, awx_project["data"] / "artifacts" / "site", run["sampler"])
+    assert not places, "planted secrets shown:\n" + "\n".join(f"{p}: {', '.join(m)}" for p, m in places.items())
 
 
 def test_the_app_is_served_over_https_by_both_app_hosts():
@@ -105,10 +194,10 @@ def test_app_ports_are_closed_to_all_but_the_proxy():
 def test_nrpe_answers_the_monitoring_host():
     monitor = podman_host(MONITOR)
     for app in APPS:
-        check = monitor.run(f"/usr/lib/nagios/plugins/check_nrpe -H {app} -c check_sample_health")
+        check = monitor.run(f"{CHECK_NRPE} -H {app} -c check_sample_health")
         assert check.rc == 0, check.stdout + check.stderr
         assert check.stdout.startswith("HTTP OK")
-    proxy_check = monitor.run(f"/usr/lib/nagios/plugins/check_nrpe -H {PROXY} -c check_sample_proxy_tls")
+    proxy_check = monitor.run(f"{CHECK_NRPE} -H {PROXY} -c check_sample_proxy_tls")
     assert proxy_check.rc == 0, proxy_check.stdout + proxy_check.stderr
     # The objects the monitoring play wrote are a configuration Nagios accepts.
     assert monitor.run("nagios4 -v /etc/nagios4/nagios.cfg").rc == 0

@@ -127,8 +127,8 @@ def reads_only(runs, served_before, _records):
 
 def certificate_expiry(runs, served_before, _records):
     if runs[0].args[-1].split()[0] == "ansible":
-        assert f"{PROXY} | SUCCESS" in runs[0].stdout, runs[0].stdout[-2000:]
-        assert '"not_after": "' in runs[0].stdout, runs[0].stdout[-2000:]
+        assert f"{PROXY} | CHANGED | rc=0 >>" in runs[0].stdout, runs[0].stdout[-2000:]
+        assert "Certificate '" in runs[0].stdout and "expire" in runs[0].stdout, runs[0].stdout[-2000:]
     else:  # "the proxy playbook runs again with nothing to change"
         assert set(recap_changed(runs[0].stdout).values()) == {0}, runs[0].stdout[-3000:]
     return served_before
