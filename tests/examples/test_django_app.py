@@ -463,7 +463,8 @@ def test_migrations_ahead_names_what_a_newer_release_applied(venv, deployed, pos
         encoding="utf-8",
     )
     must(manage(venv, deployed, "migrate", "--noinput", DATABASE_URL=postgres))
-    assert "no migration this code lacks" in must(manage(venv, deployed, "migrations_ahead", DATABASE_URL=postgres)).stdout
+    before = must(manage(venv, deployed, "migrations_ahead", DATABASE_URL=postgres))
+    assert "no migration this code lacks" in before.stdout
     must(manage(venv, newer, "migrate", "--noinput", DATABASE_URL=postgres))
     refused = manage(venv, deployed, "migrations_ahead", DATABASE_URL=postgres)
     assert refused.returncode == 1, refused.stdout + refused.stderr
