@@ -51,10 +51,10 @@ def test_the_readme_has_one_minimal_example_that_is_a_playbook_for_the_role_alon
         assert isinstance(play, dict) and "hosts" in play, f"not a play: {play}"
         assert set(play) <= PLAY_KEYS, f"unexpected play keys {set(play) - PLAY_KEYS}"
     uses = [use for play in plays for use in role_uses(play)]
-    assert f"pyops.deploy.{role}" in [name for name, _ in uses]
+    assert f"pyops.deploy.{role}" in [use[0] for use in uses]
     # Applied alone to a one-host inventory with no group: the role's own play must reach that host.
     assert any(
-        play["hosts"] == "all" and f"pyops.deploy.{role}" in [name for name, _ in role_uses(play)] for play in plays
+        play["hosts"] == "all" and f"pyops.deploy.{role}" in [use[0] for use in role_uses(play)] for play in plays
     ), "the play applying the role must target `all`: a one-host inventory has no group"
     options = role_options()
     for name, variables in uses:
