@@ -14,7 +14,7 @@ export CONTAINERS_CONF := $(CURDIR)/harness/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 # Slowest first, so that the job slots finish close together.
-SLOW_FIRST  := proxy alone e2e python_source deploy hardening monitoring log_shipping app_server runtime ee
+SLOW_FIRST  := proxy e2e python_source deploy alone hardening monitoring log_shipping app_server runtime ee
 # No container registry is reachable on the test machines: the EE is built FROM the local Debian 12 image.
 export EE_BASE_IMAGE ?= localhost/pyops-testhost:debian12
 JOBS        ?= 2
