@@ -31,6 +31,9 @@ PROJECT = HERE.parents[1]
 sys.path.insert(0, str(PROJECT / "tools"))
 import readme_examples  # noqa: E402
 
+sys.path.insert(0, str(PROJECT / "molecule"))
+from scenario_hosts import connection_of  # noqa: E402
+
 WORK = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "alone"
 LOGS = PROJECT / "build" / "molecule" / "alone"
 RECAP = r"^{host}\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)"
@@ -39,13 +42,7 @@ TAIL = 60
 
 def one_host_inventory(host):
     """<WORK>/<host>/inventory: the host alone, ungrouped, with its connection and host_vars.yml."""
-    shown = subprocess.run(
-        ["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--host", host],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    connection = {key: value for key, value in json.loads(shown.stdout).items() if key.startswith("ansible_")}
+    connection = connection_of(host)
     inventory = WORK / host / "inventory"
     (inventory / "host_vars").mkdir(parents=True, exist_ok=True)
     (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {host: connection}}}))

@@ -7,7 +7,6 @@ The example's firewall and fail2ban settings differ from the scenario's: they ar
 the test, so that the other tests find the host as converge left it.
 """
 
-import json
 import os
 import re
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from probes import APP, PROXY, on
+from scenario_hosts import connection_of
 
 PROJECT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(PROJECT / "tools"))
@@ -27,13 +27,7 @@ RESTORED = ("/etc/nftables.d/pyops_filter.nft", "/etc/fail2ban/jail.local")
 
 def one_host_inventory(path, name):
     """An inventory with `name` alone and no group, reached the way the scenario's inventory reaches it."""
-    shown = subprocess.run(
-        ["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--host", name],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    connection = {key: value for key, value in json.loads(shown.stdout).items() if key.startswith("ansible_")}
+    connection = connection_of(name)
     path.write_text(yaml.safe_dump({"all": {"hosts": {name: connection}}}))
     return path
 
