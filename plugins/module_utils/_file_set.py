@@ -37,11 +37,22 @@ class FileSetError(Exception):
     """An entry that cannot be handled (a bad mode, an unknown account, a link or a directory in the way)."""
 
 
-def _wanted(entry, default_mode):
+def _account(name, database, kind, check_mode):
+    try:
+        return account_id(name, database, kind)
+    except FileModesError:
+        # In check mode the package that makes the account may be one task away from installed: the
+        # name stands for its id, which no file has yet, so the path shows as one that would change.
+        if check_mode:
+            return str(name)
+        raise
+
+
+def _wanted(entry, default_mode, check_mode):
     try:
         mode = parse_mode(entry.get("mode") or default_mode)
-        uid = account_id(entry.get("owner") or "root", pwd.getpwnam, "owner")
-        gid = account_id(entry.get("group") or "root", grp.getgrnam, "group")
+        uid = _account(entry.get("owner") or "root", pwd.getpwnam, "owner", check_mode)
+        gid = _account(entry.get("group") or "root", grp.getgrnam, "group", check_mode)
     except FileModesError as exc:
         raise FileSetError(f"{entry.get('path')}: {exc}") from None
     return mode, uid, gid
@@ -72,7 +83,7 @@ def _text(data):
 def _directory(entry, check_mode, result, diffs):
     """Create or fix the directory; return True when it exists (or would, in check mode)."""
     path = _absolute(entry["path"])
-    wanted = _wanted(entry, "0755")
+    wanted = _wanted(entry, "0755", check_mode)
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -149,7 +160,7 @@ def _write(path, data, wanted):
 
 def _file(entry, check_mode, result, diffs):
     path = _absolute(entry["path"])
-    wanted = _wanted(entry, "0644")
+    wanted = _wanted(entry, "0644", check_mode)
     content = entry["content"]
     data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
     old, current = _read_nofollow(path)

@@ -118,3 +118,18 @@ def test_bad_entries_fail_without_showing_the_content(run, tmp_path, entry, mess
     assert message in result["msg"]
     assert "SECRET-KEY" not in result["msg"]
     assert not (tmp_path / "key").exists()
+
+
+def test_check_mode_on_a_new_host_before_the_package_made_the_group(run, tmp_path):
+    """The role runs this in check mode right after an apt task that would create the group."""
+    args = {
+        "directory": {"path": str(tmp_path / "pki"), "owner": ME, "group": "no-such-group-pyops", "mode": "0750"},
+        "files": [{"path": str(tmp_path / "pki" / "agent.pem"), "content": "cert\n", "group": "no-such-group-pyops"}],
+    }
+    check = run(check=True, diff=True, **args)
+    assert check["changed_paths"] == [str(tmp_path / "pki"), str(tmp_path / "pki" / "agent.pem")]
+    assert check["diff"][0]["after"] == f"directory {ME}:no-such-group-pyops 0750\n"
+    assert tree(tmp_path) == {}
+    real = run(**args)
+    assert real["failed"] is True
+    assert "group 'no-such-group-pyops' does not exist" in real["msg"]
