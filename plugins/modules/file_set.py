@@ -19,6 +19,8 @@ description:
     P(ansible.builtin.file#lookup) lookup with C(rstrip=false)).
   - A symbolic link, or anything but a directory or a regular file, where O(directory) or a file of O(files)
     should be fails the task; it is never followed nor replaced. Error messages never hold a file's content.
+  - The module logs the paths it was given on the host (in its journal, as every module logs its call), not
+    the contents.
 author:
   - pyops.deploy maintainers (@pyops)
 options:
@@ -127,8 +129,19 @@ _ATTRS = {
 }
 
 
+class FileSetModule(AnsibleModule):
+    """Logs the paths it was given, never the contents: scripts and certificates would otherwise go into
+    the host's journal (AnsibleModule logs every argument) on every run."""
+
+    def _log_invocation(self):
+        directory = self.params.get("directory") or {}
+        paths = [directory["path"]] if directory.get("path") else []
+        paths += [entry["path"] for entry in self.params.get("files") or []]
+        self.log("Invoked with paths " + " ".join(paths))
+
+
 def main():
-    module = AnsibleModule(
+    module = FileSetModule(
         argument_spec={
             "directory": {
                 "type": "dict",

@@ -133,3 +133,13 @@ def test_check_mode_on_a_new_host_before_the_package_made_the_group(run, tmp_pat
     real = run(**args)
     assert real["failed"] is True
     assert "group 'no-such-group-pyops' does not exist" in real["msg"]
+
+
+def test_the_hosts_log_gets_the_paths_not_the_contents(run, tmp_path, monkeypatch):
+    logged = []
+    monkeypatch.setattr(file_set.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    run(**arguments(tmp_path, plugin="#!/bin/sh\ndef main(): secret-script-body\n"))
+    assert logged == [
+        f"Invoked with paths {tmp_path / 'plugins'} {tmp_path / 'plugins' / 'check_one'} "
+        f"{tmp_path / 'plugins' / 'settings.json'}"
+    ]
