@@ -6,7 +6,8 @@
 
 Plain Python (no AnsibleModule), Python 3.8 compatible, stdlib only.
 
-- The directory (optional) is created if missing, then given its owner, group and mode.
+- The directory (optional) is created if missing (with its missing parents, as C(mkdir -p)), then given
+  its owner, group and mode.
 - Each file is written (a temporary file in the same directory, renamed over it) when it is missing or
   its content differs, and otherwise only given its owner, group and mode when they differ.
 - A symbolic link where the directory or a file should be is refused, never followed: nothing here opens
@@ -95,6 +96,10 @@ def _directory(entry, check_mode, result, diffs):
         return
     if not check_mode:
         if info is None:
+            # Missing parents are made as mkdir -p (and ansible.builtin.file) makes them: mode 0777 less the umask.
+            parent = os.path.dirname(path)
+            if not os.path.isdir(parent):
+                os.makedirs(parent)
             os.mkdir(path, 0o700)
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(path, flags)

@@ -9,7 +9,8 @@ module: file_set
 short_description: A directory and a few small files, with owner, group and mode, in one module run
 version_added: 0.1.0
 description:
-  - Creates the directory O(directory) if it is missing and sets its owner, group and mode.
+  - Creates the directory O(directory) if it is missing (and its missing parents, as C(mkdir -p) does) and sets
+    its owner, group and mode.
   - Writes each file of O(files) whose content differs or that is missing, through a temporary file in the
     same directory renamed over it (readers see the old or the new file, never a part), created with the
     file's owner, group and mode. A file whose content matches only gets its owner, group and mode set,

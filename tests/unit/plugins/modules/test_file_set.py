@@ -143,3 +143,13 @@ def test_the_hosts_log_gets_the_paths_not_the_contents(run, tmp_path, monkeypatc
         f"Invoked with paths {tmp_path / 'plugins'} {tmp_path / 'plugins' / 'check_one'} "
         f"{tmp_path / 'plugins' / 'settings.json'}"
     ]
+
+
+def test_missing_parents_of_the_directory_are_made(run, tmp_path):
+    args = arguments(tmp_path / "usr" / "local")
+    assert run(check=True, **args)["changed_paths"][0] == str(tmp_path / "usr" / "local" / "plugins")
+    assert tree(tmp_path) == {}
+    assert run(**args)["changed"] is True
+    assert (tmp_path / "usr" / "local" / "plugins" / "check_one").read_text() == "#!/bin/sh\necho ok\n"
+    assert stat.S_IMODE((tmp_path / "usr" / "local" / "plugins").stat().st_mode) == 0o750
+    assert run(**args)["changed"] is False
