@@ -29,7 +29,7 @@ def run(capsys):
 
 def arguments(base, plugin="#!/bin/sh\necho ok\n"):
     return {
-        "directory": {"path": str(base / "plugins"), "mode": "0750", **OWNER},
+        "directories": [{"path": str(base / "plugins"), "mode": "0750", **OWNER}],
         "files": [
             {"path": str(base / "plugins" / "check_one"), "content": plugin, "mode": "0755", **OWNER},
             {"path": str(base / "plugins" / "settings.json"), "content": '{"apps": []}\n', "mode": "0640", **OWNER},
@@ -77,7 +77,7 @@ def test_content_and_mode_changes_are_the_only_changes(run, tmp_path):
     assert "diff" not in run(**arguments(tmp_path)), "a diff without --diff"
 
 
-def test_a_link_in_place_of_a_file_is_refused_and_not_followed(run, tmp_path):
+def test_a_link_in_place_of_a_file_is_replaced_and_never_followed(run, tmp_path):
     run(**arguments(tmp_path))
     outside = tmp_path / "outside"
     outside.write_text("not ours\n")
@@ -85,13 +85,13 @@ def test_a_link_in_place_of_a_file_is_refused_and_not_followed(run, tmp_path):
     link = tmp_path / "plugins" / "settings.json"
     link.unlink()
     link.symlink_to(outside)
-    result = run(**arguments(tmp_path))
-    assert result["failed"] is True
-    assert "settings.json is a symbolic link" in result["msg"]
-    assert '{"apps"' not in result["msg"]
+    result = run(diff=True, **arguments(tmp_path))
+    assert result["changed_paths"] == [str(link)]
+    assert result["diff"][0]["before"].startswith("(a symbolic link, replaced")
     assert outside.read_text() == "not ours\n"
     assert stat.S_IMODE(outside.stat().st_mode) == 0o600
-    assert os.path.islink(link)
+    assert not os.path.islink(link)
+    assert link.read_text() == '{"apps": []}\n'
 
 
 def test_a_link_in_place_of_the_directory_is_refused(run, tmp_path):
@@ -123,7 +123,7 @@ def test_bad_entries_fail_without_showing_the_content(run, tmp_path, entry, mess
 def test_check_mode_on_a_new_host_before_the_package_made_the_group(run, tmp_path):
     """The role runs this in check mode right after an apt task that would create the group."""
     args = {
-        "directory": {"path": str(tmp_path / "pki"), "owner": ME, "group": "no-such-group-pyops", "mode": "0750"},
+        "directories": [{"path": str(tmp_path / "pki"), "owner": ME, "group": "no-such-group-pyops", "mode": "0750"}],
         "files": [{"path": str(tmp_path / "pki" / "agent.pem"), "content": "cert\n", "group": "no-such-group-pyops"}],
     }
     check = run(check=True, diff=True, **args)
