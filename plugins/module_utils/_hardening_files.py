@@ -120,7 +120,7 @@ def with_replacement(text, regexp, replace):
 def validate_file(command, path, run):
     if "%s" not in command:
         raise HardeningFilesError(f"validate must contain %s: {command}")
-    rc, out, err = run(shlex.split(command % path))
+    rc, out, err = run(shlex.split(command.replace("%s", path)))
     if rc != 0:
         raise HardeningFilesError(f"failed to validate: rc:{rc} error:{err or out}")
 
