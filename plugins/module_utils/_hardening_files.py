@@ -27,8 +27,10 @@ import os
 import pwd
 import re
 import shlex
+import shutil
 import stat
 import tempfile
+import time
 
 
 class HardeningFilesError(Exception):
@@ -125,8 +127,21 @@ def validate_file(command, path, run):
         raise HardeningFilesError(f"failed to validate: rc:{rc} error:{err or out}")
 
 
-def write_atomically(path, text, attributes, validate=None, run=None):
-    """A temporary file next to ``path`` with ``text`` and the attributes, validated, then renamed over it."""
+def backup_copy(path):
+    """A copy of ``path`` named as ``AnsibleModule.backup_local`` names it (mtime kept); its path."""
+    backup = f"{path}.{os.getpid()}.{time.strftime('%Y-%m-%d@%H:%M:%S~', time.localtime(time.time()))}"
+    shutil.copy2(path, backup, follow_symlinks=False)
+    info = os.lstat(path)
+    os.chown(backup, info.st_uid, info.st_gid, follow_symlinks=False)
+    return backup
+
+
+def write_atomically(path, text, attributes, validate=None, run=None, backup=False):
+    """A temporary file next to ``path`` with ``text`` and the attributes, validated, then renamed over it.
+
+    With ``backup``, the file it replaces is first copied beside it, after the validation; returns
+    the copy's path (or None).
+    """
     mode, uid, gid = attributes
     directory, name = os.path.split(path)
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".pyops")
@@ -140,11 +155,13 @@ def write_atomically(path, text, attributes, validate=None, run=None):
             os.fsync(handle.fileno())
         if validate:
             validate_file(validate, temporary, run)
+        copy = backup_copy(path) if backup and os.path.isfile(path) and not os.path.islink(path) else None
         os.rename(temporary, path)
     except BaseException:
         if os.path.lexists(temporary):
             os.unlink(temporary)
         raise
+    return copy
 
 
 def set_attributes(path, attributes):
@@ -237,6 +254,7 @@ def plan(directories=(), files=(), lines=(), replacements=()):
         change = plan_file(entry, made)
         if change:
             change["validate"] = entry.get("validate")
+            change["backup"] = bool(entry.get("backup"))
             changes.append(change)
     edits = {}
     for entry in lines:
@@ -266,9 +284,14 @@ def apply_change(change, run):
         os.chown(path, uid, gid)
         os.chmod(path, mode)
     elif change["kind"] == "attributes":
+        copy = backup_copy(path) if change.get("backup") else None
         set_attributes(path, change["attributes"])
+        return copy
     else:
-        write_atomically(path, change["text"], change["attributes"], change.get("validate"), run)
+        return write_atomically(
+            path, change["text"], change["attributes"], change.get("validate"), run, change.get("backup", False)
+        )
+    return None
 
 
 def diff_of(change):
@@ -281,13 +304,21 @@ def diff_of(change):
 
 
 def apply_files(directories=(), files=(), lines=(), replacements=(), check_mode=False, run=None):
-    """Make the host hold the entries; returns ``changed``, ``changed_paths`` and the ``diff`` (a list)."""
+    """Make the host hold the entries.
+
+    Returns ``changed``, ``changed_paths``, ``backups`` (path: the copy of the file it replaced, for
+    the files given with ``backup``) and the ``diff`` (a list).
+    """
     changes = plan(directories, files, lines, replacements)
+    backups = {}
     if not check_mode:
         for change in changes:
-            apply_change(change, run)
+            copy = apply_change(change, run)
+            if copy:
+                backups[change["path"]] = copy
     return {
         "changed": bool(changes),
         "changed_paths": [change["path"] for change in changes],
+        "backups": backups,
         "diff": [diff_of(change) for change in changes],
     }

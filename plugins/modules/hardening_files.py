@@ -75,6 +75,13 @@ options:
           - Command that checks the new content before it replaces the file, with V(%s) standing for the
             temporary file, as M(ansible.builtin.template)'s C(validate). Run without a shell.
         type: str
+      backup:
+        description:
+          - When the file changes (its content, or only its owner, group or mode), copy it beside it first (after
+            the validation), named as M(ansible.builtin.template)'s C(backup) names it; RV(backups) gives the copy's
+            path.
+        type: bool
+        default: false
   lines:
     description:
       - Lines in existing files, as M(ansible.builtin.lineinfile) with O(lines[].regexp) and C(state=present):
@@ -163,6 +170,11 @@ changed_paths:
   type: list
   elements: str
   sample: [/etc/issue, /etc/login.defs]
+backups:
+  description: For each file given with O(files[].backup) that changed, the path of its copy.
+  returned: always
+  type: dict
+  sample: {/etc/ssh/sshd_config: "/etc/ssh/sshd_config.4242.2026-12-05@12:00:00~"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -194,6 +206,7 @@ def main():
                     "path": {"type": "path", "required": True},
                     "content": {"type": "str", "required": True},
                     "validate": {"type": "str"},
+                    "backup": {"type": "bool", "default": False},
                     **ATTRIBUTES,
                 },
             },

@@ -205,3 +205,38 @@ def test_modes_and_accounts_are_checked():
     with pytest.raises(hf.HardeningFilesError, match="does not exist on this host"):
         hf.account_id("no-such-user-pyops", hf.pwd.getpwnam, "owner")
     assert hf.parse_mode(0o640) == 0o640
+
+
+def test_backup_of_a_replaced_file_made_only_after_validation(run, tree):
+    etc = tree / "etc"
+    config = etc / "sshd_config"
+    config.write_text("Port 22\n")
+    os.utime(config, (1_000_000_000, 1_000_000_000))
+    entry = {"path": str(config), "content": "Port 2222\n", "mode": "0600", "backup": True}
+
+    refused = run(files=[{**entry, "validate": "false %s"}])
+    assert refused["failed"] is True
+    assert not [name for name in os.listdir(etc) if name.endswith("~")], "a backup of a refused change was left"
+
+    assert run(check=True, files=[entry])["backups"] == {}
+    first = run(files=[entry])
+    backup = first["backups"][str(config)]
+    assert backup.startswith(f"{config}.") and backup.endswith("~")
+    with open(backup) as handle:
+        assert handle.read() == "Port 22\n"
+    assert os.stat(backup).st_mtime == 1_000_000_000, "the backup keeps the old file's mtime"
+    assert config.read_text() == "Port 2222\n"
+
+    again = run(files=[entry])
+    assert again["changed"] is False
+    assert again["backups"] == {}
+
+
+def test_backup_when_only_the_mode_changes(run, tree):
+    config = tree / "etc" / "sshd_config"
+    config.write_text("Port 22\n")
+    config.chmod(0o644)
+    result = run(files=[{"path": str(config), "content": "Port 22\n", "mode": "0600", "backup": True}])
+    backup = result["backups"][str(config)]
+    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
