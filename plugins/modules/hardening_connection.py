@@ -34,6 +34,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Needs POSIX accounts and groups; the SSH client's address comes from the session's C(SSH_CLIENT).
 """
 
 EXAMPLES = r"""

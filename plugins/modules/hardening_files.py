@@ -84,9 +84,9 @@ options:
         default: false
   lines:
     description:
-      - Lines in existing files, as M(ansible.builtin.lineinfile) with O(lines[].regexp) and C(state=present):
-        the last line that matches is replaced; with no match, the same line anywhere leaves the file alone,
-        else the line is added at the end.
+      - Lines in existing files, as M(ansible.builtin.lineinfile) with O(lines[].regexp) and C(state=present)
+        sets them. The last line that matches is replaced; with no match, the same line anywhere leaves the file
+        alone, else the line is added at the end.
       - Several entries may name the same file; it is written once.
     type: list
     elements: dict
@@ -133,6 +133,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Needs POSIX owners and modes and C(O_NOFOLLOW).
   idempotent:
     support: full
     description: A second run with the same arguments changes nothing.
@@ -165,7 +166,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed_paths:
-  description: Paths changed (in check mode, that would be changed): directories, files, then edited files.
+  description: Paths changed (in check mode, that would be changed), directories first, then files, then edited files.
   returned: always
   type: list
   elements: str
