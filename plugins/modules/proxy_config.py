@@ -87,7 +87,7 @@ options:
       - Files to write before the trees are compared, inside the staged tree or elsewhere (for example
         a state file recorded with the change).
       - Their content is shown by C(--diff) and in the task's arguments. Do not pass secrets such as
-        private keys: give those as O(private_files).
+        private keys; give those as O(private_files) instead.
     type: list
     elements: dict
     default: []
