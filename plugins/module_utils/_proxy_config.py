@@ -5,8 +5,9 @@
 """Staged-tree logic behind ``pyops.deploy.proxy_config``.
 
 A reverse proxy's configuration lives in a tree of its own (``live``) next to a staged copy
-(``stage``) the role renders into. Applying means: optionally start the staged tree afresh from the
-live one, write some files, and when the two trees differ test the staged one with the server's
+(``stage``) the role renders into. Applying means: create the directories the role keeps, optionally start
+the staged tree afresh from the live one, write some files (and drop the staged files no longer
+written), and when the two trees differ test the staged one with the server's
 own config test, swap it in (copy to ``<live>.new``, rename ``live`` to ``<live>.old``, rename
 ``<live>.new`` to ``live``) and reload the service. Sites that answered their health path through the
 server before the swap are asked again after the reload; if one no longer answers, the old tree is
@@ -42,6 +43,10 @@ _LOCK_POLL = 0.1
 _CHECK_POLL = 0.25
 # A site's health check, through the server: ``paths`` are the tree paths that belong to the site.
 Check = collections.namedtuple("Check", "site server_name path paths")
+# A file to write: ``data`` (bytes), or None to copy the current content of ``src`` on the host;
+# ``reports_change``: writing it is a change of its own (a page served from outside the trees), shown
+# by --diff; ``private``: its content is never shown (a private key).
+FileSpec = collections.namedtuple("FileSpec", "dest mode data src reports_change private")
 # The integer fields of a site record, whatever type the controller's templating gave them.
 RECORD_INTS = ("keepalive", "max_fails", "fail_timeout", "connect_timeout", "read_timeout", "send_timeout", "tries")
 
@@ -171,6 +176,24 @@ def write_file(dest, mode, data):
         raise
 
 
+def _directory_state(path):
+    """(mode, uid, gid) of the directory ``path`` (links followed, as mkdir -p does), None when it is missing."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ProxyConfigError(f"{path} exists and is not a directory.")
+    return stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid
+
+
+def make_directory(path, mode):
+    """``mkdir -p`` (missing parents get the default mode), then ``path`` root's with ``mode``."""
+    os.makedirs(path, exist_ok=True)
+    os.chown(path, 0, 0)
+    os.chmod(path, mode)
+
+
 def copy_tree(src, dst):
     """``cp -a``: contents, modes, times, owners; symlinks copied as symlinks."""
     shutil.copytree(src, dst, symlinks=True)
@@ -275,7 +298,7 @@ def _current_text(path):
         return ""
 
 
-def _diff_text(entry, rel):
+def _diff_text(entry, rel, private=False):
     """What --diff shows of one side of a differing path: its text, or a digest when it is key material or binary."""
     if entry is None:
         return ""
@@ -288,7 +311,7 @@ def _diff_text(entry, rel):
     else:
         with open(entry.source, "rb") as handle:
             data = handle.read(_DIFF_TEXT_LIMIT + 1)
-    if len(data) <= _DIFF_TEXT_LIMIT and not _looks_secret(rel, data):
+    if not private and len(data) <= _DIFF_TEXT_LIMIT and not _looks_secret(rel, data):
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
@@ -296,11 +319,25 @@ def _diff_text(entry, rel):
     return f"content not shown: sha256 {entry.digest}, mode {entry.mode:04o}\n"
 
 
-class ProxyConfig:
-    """One apply: ``files`` is a list of (dest, mode, bytes); ``run(argv)`` returns (rc, stdout, stderr).
+def _file_entry(path):
+    """The Entry of the file at ``path`` as it is now, None when there is none."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return Entry("other", stat.S_IMODE(info.st_mode), None, None, None)
+    return Entry("file", stat.S_IMODE(info.st_mode), _digest_file(path), None, path)
 
-    ``checks`` are :class:`Check` tuples; ``probe(address, port, server_name, path, timeout)`` returns
-    (ok, what it answered). ``records`` is a list of (dest, state dict), written with :func:`site_record`.
+
+class ProxyConfig:
+    """One apply: ``files`` is a list of (dest, mode, bytes) or :class:`FileSpec`; ``run(argv)`` returns
+    (rc, stdout, stderr).
+
+    ``directories`` are (path, mode) pairs made first. ``checks`` are :class:`Check` tuples; ``probe(address,
+    port, server_name, path, timeout)`` returns (ok, what it answered). ``records`` is a list of (dest, state
+    dict), written with :func:`site_record`. With ``prune_stage`` the staged files that are not among
+    ``files`` are removed before the trees are compared.
     """
 
     def __init__(
@@ -323,6 +360,8 @@ class ProxyConfig:
         check_settle=2,
         records=(),
         probe=None,
+        directories=(),
+        prune_stage=False,
     ):
         self.stage = os.path.normpath(stage)
         self.live = os.path.normpath(live)
@@ -331,10 +370,22 @@ class ProxyConfig:
         self.service = service
         self.test_command = list(test_command)
         self.run_command = run
-        self.files = [(os.path.normpath(dest), parse_mode(mode), data) for dest, mode, data in files]
-        for dest, _mode, _data in self.files:
-            if not os.path.isabs(dest):
-                raise ProxyConfigError(f"File {dest}: the destination must be an absolute path.")
+        self.files = []
+        for spec in files:
+            if not isinstance(spec, FileSpec):
+                dest, mode, data = spec
+                spec = FileSpec(dest, mode, data, None, False, False)
+            if (spec.data is None) == (spec.src is None):
+                raise ProxyConfigError(f"File {spec.dest}: give either its content or its src.")
+            self.files.append(spec._replace(dest=os.path.normpath(spec.dest), mode=parse_mode(spec.mode)))
+        for spec in self.files:
+            if not os.path.isabs(spec.dest) or (spec.src is not None and not os.path.isabs(spec.src)):
+                raise ProxyConfigError(f"File {spec.dest}: the destination and src must be absolute paths.")
+        self.directories = [(os.path.normpath(path), parse_mode(mode)) for path, mode in directories]
+        for path, _mode in self.directories:
+            if not os.path.isabs(path):
+                raise ProxyConfigError(f"Directory {path}: the path must be absolute.")
+        self.prune_stage = prune_stage
         self.from_live = from_live
         self.reload = reload
         self.check_mode = check_mode
@@ -350,13 +401,58 @@ class ProxyConfig:
         for dest, _data in self.records:
             if not os.path.isabs(dest):
                 raise ProxyConfigError(f"Record {dest}: the destination must be an absolute path.")
+        self._private = {
+            os.path.relpath(spec.dest, self.stage) for spec in self.files if spec.private and self._in_stage(spec.dest)
+        }
 
     def run(self):
+        # Before the lock: the lock file's directory may be one of them.
+        made, made_diff = self._make_directories()
         lock = contextlib.nullcontext()
         if self.lock_file:
             lock = exclusive_lock(self.lock_file, self.lock_timeout, create=not self.check_mode)
         with lock:
-            return self._apply()
+            result = self._apply()
+        result["made_directories"] = made
+        result["diff"][:0] = made_diff
+        result["changed"] = result["changed"] or bool(made)
+        return result
+
+    def _make_directories(self):
+        """Create (or give root and the mode to) each of ``directories``: (paths made, their diff)."""
+        made, diff = [], []
+        for path, mode in self.directories:
+            before = _directory_state(path)
+            if before == (mode, 0, 0):
+                continue
+            made.append(path)
+            diff.append(
+                {
+                    "before_header": path,
+                    "after_header": path,
+                    "before": ""
+                    if before is None
+                    else f"directory, mode {before[0]:04o}, owner {before[1]}:{before[2]}\n",
+                    "after": f"directory, mode {mode:04o}, owner 0:0\n",
+                }
+            )
+            if not self.check_mode:
+                make_directory(path, mode)
+        return made, diff
+
+    def _contents(self):
+        """[(FileSpec, bytes)]: the content of each file, those given by ``src`` read now."""
+        out = []
+        for spec in self.files:
+            data = spec.data
+            if data is None:
+                try:
+                    with open(spec.src, "rb") as handle:
+                        data = handle.read()
+                except OSError as exc:
+                    raise ProxyConfigError(f"File {spec.dest}: cannot read its src {spec.src}: {exc}") from exc
+            out.append((spec, data))
+        return out
 
     def _apply(self):
         live = read_tree(self.live)
@@ -364,9 +460,24 @@ class ProxyConfig:
             raise ProxyConfigError(
                 f"The live tree {self.live} is missing: there is nothing to start the staged tree from."
             )
-        written = [dest for dest, mode, data in self.files if not self._unchanged(dest, mode, data)]
+        contents = self._contents()
+        to_write = [(spec, data) for spec, data in contents if not self._unchanged(spec.dest, spec.mode, data)]
+        written = [spec.dest for spec, _data in to_write]
+        # Files whose write is a change of its own, with what --diff shows of them (taken before writing).
+        reported = [
+            {
+                "before_header": spec.dest,
+                "after_header": spec.dest,
+                "before": _diff_text(_file_entry(spec.dest), spec.dest, spec.private),
+                "after": _diff_text(
+                    Entry("file", spec.mode, hashlib.sha256(data).hexdigest(), None, data), spec.dest, spec.private
+                ),
+            }
+            for spec, data in to_write
+            if spec.reports_change
+        ]
         if self.check_mode:
-            staged = self._planned_stage(live)
+            staged = self._planned_stage(live, contents)
             if staged is None:
                 # The tasks before this one would have created and filled it (a new host).
                 return {
@@ -375,17 +486,24 @@ class ProxyConfig:
                     "reloaded": True,
                     "differences": ["."],
                     "written": written,
+                    "pruned": [],
                     "recorded": [dest for dest, _data in self.records],
-                    "diff": [],
+                    "diff": reported,
                 }
+            pruned = self._stale(staged, contents)
+            for rel in pruned:
+                del staged[rel]
         else:
             if self.from_live:
                 remove_tree(self.stage)
                 copy_tree(self.live, self.stage)
-            for dest, mode, data in self.files:
-                if dest in written:
-                    write_file(dest, mode, data)
+            for spec, data in to_write:
+                write_file(spec.dest, spec.mode, data)
             staged = read_tree(self.stage)
+            pruned = self._stale(staged or {}, contents)
+            for rel in pruned:
+                os.unlink(os.path.join(self.stage, rel))
+                del staged[rel]
         if staged is None:
             raise ProxyConfigError(f"The staged tree {self.stage} is missing.")
         differing = differences(live, staged)
@@ -395,12 +513,14 @@ class ProxyConfig:
             "reloaded": bool(differing) or self.reload,
             "differences": differing,
             "written": written,
-            "diff": [
+            "pruned": [os.path.join(self.stage, rel) for rel in pruned],
+            "diff": reported
+            + [
                 {
                     "before_header": os.path.join(self.live, rel),
                     "after_header": os.path.join(self.stage, rel),
-                    "before": _diff_text((live or {}).get(rel), rel),
-                    "after": _diff_text(staged.get(rel), rel),
+                    "before": _diff_text((live or {}).get(rel), rel, rel in self._private),
+                    "after": _diff_text(staged.get(rel), rel, rel in self._private),
                 }
                 for rel in differing
             ],
@@ -411,7 +531,7 @@ class ProxyConfig:
             {"before_header": dest, "after_header": dest, "before": _current_text(dest), "after": data.decode("utf-8")}
             for dest, data in recorded
         )
-        result["changed"] = result["reloaded"] or bool(recorded)
+        result["changed"] = result["reloaded"] or bool(recorded) or bool(reported)
         if self.check_mode:
             return result
         if differing:
@@ -440,6 +560,13 @@ class ProxyConfig:
         for dest, data in recorded:
             write_file(dest, 0o644, data)
         return result
+
+    def _stale(self, staged, contents):
+        """With ``prune_stage``: the staged files and links (relative paths) that no file of this run writes."""
+        if not self.prune_stage:
+            return []
+        kept = {os.path.relpath(spec.dest, self.stage) for spec, _data in contents if self._in_stage(spec.dest)}
+        return sorted(rel for rel, entry in staged.items() if entry.kind != "dir" and rel not in kept)
 
     def _reload(self):
         self._command(["systemctl", "reload-or-restart", self.service], f"Reloading {self.service} failed")
@@ -509,15 +636,18 @@ class ProxyConfig:
     def _in_stage(self, dest):
         return dest.startswith(self.stage + os.sep)
 
-    def _planned_stage(self, live):
-        """The staged tree as a real run would leave it, computed without writing anything."""
+    def _planned_stage(self, live, contents):
+        """The staged tree as a real run would leave it (before pruning), computed without writing anything."""
         staged = dict(live) if self.from_live else read_tree(self.stage)
         if staged is None:
             return None
-        for dest, mode, data in self.files:
-            if self._in_stage(dest):
-                rel = os.path.relpath(dest, self.stage)
-                staged[rel] = Entry("file", mode, hashlib.sha256(data).hexdigest(), None, data)
+        for path, mode in self.directories:
+            if self._in_stage(path):
+                staged[os.path.relpath(path, self.stage)] = Entry("dir", mode, None, None, None)
+        for spec, data in contents:
+            if self._in_stage(spec.dest):
+                rel = os.path.relpath(spec.dest, self.stage)
+                staged[rel] = Entry("file", spec.mode, hashlib.sha256(data).hexdigest(), None, data)
         return staged
 
     def _test(self):

@@ -11,9 +11,13 @@ version_added: 0.1.0
 description:
   - Applies a reverse proxy's staged configuration tree O(stage) to its live tree O(live), the way the
     C(pyops.deploy.reverse_proxy) role keeps them.
-  - With O(from_live=true) the staged tree is first replaced by a copy of the live tree.
-  - Each of O(files) is then written atomically (a temporary file renamed over it), owned by root with
-    the given mode. A file that already has that content, owner and mode is left alone.
+  - Each of O(directories) is created first (root's, with the given mode) when it is missing or has
+    another owner or mode.
+  - With O(from_live=true) the staged tree is then replaced by a copy of the live tree.
+  - Each of O(files) and O(private_files) is then written atomically (a temporary file renamed over it),
+    owned by root with the given mode. A file that already has that content, owner and mode is left alone.
+  - With O(prune_stage=true) the files in the staged tree that are not among O(files) and
+    O(private_files) are then removed (those of a site that is gone).
   - When the staged tree differs from the live tree (a path added, removed, or with other content,
     type or mode), O(test_command) tests it. If the test passes, the staged tree is copied to
     C(<live>.new), O(live) is renamed to C(<live>.old), C(<live>.new) to O(live), and C(<live>.old) is
@@ -28,7 +32,8 @@ description:
   - Then each of O(site_records) is written (root's, mode C(0644)) when its text differs, in one
     canonical form whatever types the controller's templating gave the values.
   - With O(reload=true) the service is reloaded even when the trees match.
-  - Writing O(files) alone is not a change; a swap, a reload or a written site record is.
+  - Writing O(files) alone is not a change; a swap, a reload, a written site record, a made directory or a
+    written file with O(files[].reports_change=true) is.
 author:
   - pyops.deploy maintainers (@pyops)
 options:
@@ -61,18 +66,34 @@ options:
         nothing staged earlier rides in with this change.
     type: bool
     default: false
+  directories:
+    description:
+      - Directories to create before anything else (missing parents too, like C(mkdir -p)), root's,
+        with the given mode, for example the state directories and the staging tree.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the directory.
+        type: path
+        required: true
+      mode:
+        description: Octal mode, such as V('0755').
+        type: str
+        required: true
   files:
     description:
       - Files to write before the trees are compared, inside the staged tree or elsewhere (for example
         a state file recorded with the change).
       - Their content is shown by C(--diff) and in the task's arguments. Do not pass secrets such as
-        private keys; the C(reverse_proxy) role writes those with M(ansible.builtin.copy) and C(no_log).
+        private keys; give those as O(private_files) instead.
     type: list
     elements: dict
     default: []
     suboptions:
       dest:
-        description: Absolute path of the file. Its directory must exist.
+        description: Absolute path of the file. Its directory must exist or be one of O(directories).
         type: path
         required: true
       mode:
@@ -80,9 +101,47 @@ options:
         type: str
         required: true
       content:
+        description:
+          - The file's text, written as UTF-8 exactly as given.
+          - Exactly one of O(files[].content) and O(files[].src) is required.
+        type: str
+      src:
+        description:
+          - Absolute path of a file on the host whose current content is written, for example the
+            server's main configuration copied next to the staged tree.
+        type: path
+      reports_change:
+        description:
+          - Whether writing the file is a change of its own, shown by C(--diff), such as a page the server
+            serves from outside the trees. Otherwise only the swap or reload it leads to is.
+        type: bool
+        default: false
+  private_files:
+    description:
+      - Files written like O(files), whose content is never logged, returned or shown by C(--diff), such
+        as a TLS private key given as content.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest:
+        description: Absolute path of the file. Its directory must exist or be one of O(directories).
+        type: path
+        required: true
+      mode:
+        description: Octal mode, such as V('0600').
+        type: str
+        required: true
+      content:
         description: The file's text, written as UTF-8 exactly as given.
         type: str
         required: true
+  prune_stage:
+    description:
+      - Remove from the staged tree, before the trees are compared, every file or link that is not one of
+        O(files) or O(private_files), so that the files of a site that is gone leave the live tree with the swap.
+    type: bool
+    default: false
   reload:
     description:
       - Reload O(service) even when the trees match.
@@ -221,14 +280,16 @@ attributes:
     support: full
     description: >-
       Computes the staged tree a real run would produce (the live tree with O(from_live=true), plus
-      O(files)) and reports whether it would be swapped in and the service reloaded, and which site
-      records would be written. Nothing is written, the configuration test and the checks are not run,
-      and no service is reloaded.
+      O(files) and O(private_files), less what O(prune_stage=true) removes) and reports whether it
+      would be swapped in and the service reloaded, which site records would be written and which
+      directories made. Nothing is written, the configuration test and the checks are not run, and no
+      service is reloaded.
   diff_mode:
     support: full
     description: >-
-      Shows, for every path that differs, the live and the staged text, and each site record to write.
-      Key material (below a C(tls) directory, C(.key) or C(.pem) files, anything holding C(PRIVATE KEY)),
+      Shows, for every path that differs, the live and the staged text, each made directory, each
+      written file with O(files[].reports_change=true), and each site record to write. O(private_files),
+      key material (below a C(tls) directory, C(.key) or C(.pem) files, anything holding C(PRIVATE KEY)),
       binary and large files are shown by their SHA-256 digest instead.
   idempotent:
     support: full
@@ -319,11 +380,23 @@ differences:
   elements: str
   sample: [upstream-shop.conf, snippets/headers-shop.conf]
 written:
-  description: The O(files) whose content, owner or mode was (in check mode, would be) written.
+  description: The O(files) and O(private_files) whose content, owner or mode was (in check mode, would be) written.
   returned: success
   type: list
   elements: str
   sample: [/var/lib/pyops-proxy/drain/shop.json]
+pruned:
+  description: The staged files that O(prune_stage=true) removed (in check mode, would remove).
+  returned: success
+  type: list
+  elements: str
+  sample: [/etc/nginx/pyops-staging/pyops/vhost-blog.conf]
+made_directories:
+  description: The O(directories) that were (in check mode, would be) created or given their owner and mode.
+  returned: success
+  type: list
+  elements: str
+  sample: [/var/lib/pyops-proxy/www/shop]
 recorded:
   description: The O(site_records) that were (in check mode, would be) written.
   returned: success
@@ -367,6 +440,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pyops.deploy.plugins.module_utils._proxy_config import (
     RECORD_INTS,
+    FileSpec,
     ProxyConfig,
     ProxyConfigError,
 )
@@ -392,6 +466,12 @@ def argument_spec():
         "service": {"type": "str", "required": True},
         "test_command": {"type": "list", "elements": "str", "required": True},
         "from_live": {"type": "bool", "default": False},
+        "directories": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {"path": {"type": "path", "required": True}, "mode": {"type": "str", "required": True}},
+        },
         "files": {
             "type": "list",
             "elements": "dict",
@@ -399,9 +479,24 @@ def argument_spec():
             "options": {
                 "dest": {"type": "path", "required": True},
                 "mode": {"type": "str", "required": True},
-                "content": {"type": "str", "required": True},
+                "content": {"type": "str"},
+                "src": {"type": "path"},
+                "reports_change": {"type": "bool", "default": False},
+            },
+            "mutually_exclusive": [["content", "src"]],
+            "required_one_of": [["content", "src"]],
+        },
+        "private_files": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "dest": {"type": "path", "required": True},
+                "mode": {"type": "str", "required": True},
+                "content": {"type": "str", "required": True, "no_log": True},
             },
         },
+        "prune_stage": {"type": "bool", "default": False},
         "reload": {"type": "bool", "default": False},
         "lock_file": {"type": "path"},
         "lock_timeout": {"type": "int", "default": 60},
@@ -444,7 +539,23 @@ def main():
             service=params["service"],
             test_command=params["test_command"],
             run=module.run_command,
-            files=[(f["dest"], f["mode"], f["content"].encode("utf-8")) for f in params["files"]],
+            files=[
+                FileSpec(
+                    f["dest"],
+                    f["mode"],
+                    None if f["content"] is None else f["content"].encode("utf-8"),
+                    f["src"],
+                    f["reports_change"],
+                    False,
+                )
+                for f in params["files"]
+            ]
+            + [
+                FileSpec(f["dest"], f["mode"], f["content"].encode("utf-8"), None, False, True)
+                for f in params["private_files"]
+            ],
+            directories=[(d["path"], d["mode"]) for d in params["directories"]],
+            prune_stage=params["prune_stage"],
             from_live=params["from_live"],
             reload=params["reload"],
             check_mode=module.check_mode,

@@ -390,3 +390,90 @@ def test_a_site_record_with_a_value_that_is_no_integer_is_refused(run, tmp_path)
     dest = tmp_path / "state" / "shop.json"
     result = run(site_records=[{"dest": str(dest), "state": record(connect_timeout="5s")}])
     assert result["failed"] and "connect_timeout" in result["msg"] and not dest.exists(), result
+
+
+# --------------------------------------------------------------------------------------------
+# Everything the reverse_proxy role's main run puts in place, in the same execution
+# --------------------------------------------------------------------------------------------
+
+KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
+
+
+def test_directories_pages_copies_private_keys_and_pruning_in_four_steps(run, trees, tmp_path, reloads):
+    live, stage = trees
+    run()  # the trees match from here on
+    state, main_conf = tmp_path / "state" / "proxy", tmp_path / "conf" / "nginx.conf"
+    write(main_conf, "http { include conf.d/*.conf; }\n", 0o644)
+    write(stage / "vhost-gone.conf", "server gone;\n")  # a site that is gone left this behind
+    write(live / "vhost-gone.conf", "server gone;\n")
+    directories = [
+        {"path": str(state), "mode": "0755"},
+        {"path": str(state / "www" / "shop"), "mode": "0755"},
+        {"path": str(stage / "tls"), "mode": "0700"},
+    ]
+    page = state / "www" / "shop" / "maintenance.html"
+    files = [
+        {"dest": str(stage / "upstream-shop.conf"), "mode": "0600", "content": "server a;\nserver b;\n"},
+        {"dest": str(stage / "snippets" / "headers-shop.conf"), "mode": "0600", "content": "add_header X-Test 1;\n"},
+        {"dest": str(page), "mode": "0644", "content": "<h1>Down</h1>\n", "reports_change": True},
+        {"dest": str(stage.parent / "nginx.conf"), "mode": "0644", "src": str(main_conf)},
+    ]
+    private = [{"dest": str(stage / "tls" / "shop.key"), "mode": "0600", "content": KEY}]
+    args = {"directories": directories, "files": files, "private_files": private, "prune_stage": True}
+
+    check = run(check=True, diff=True, **args)
+    assert check["changed"] and check["swapped"], check
+    assert check["made_directories"] == [str(state), str(state / "www" / "shop"), str(stage / "tls")]
+    assert check["pruned"] == [str(stage / "vhost-gone.conf")]
+    assert check["differences"] == ["tls", "tls/shop.key", "vhost-gone.conf"], check
+    shown = {d["after_header"]: d for d in check["diff"]}
+    assert shown[str(page)]["before"] == "" and shown[str(page)]["after"] == "<h1>Down</h1>\n"
+    assert shown[str(state)]["after"] == "directory, mode 0755, owner 0:0\n"
+    assert shown[str(stage / "tls" / "shop.key")]["after"].startswith("content not shown: sha256 ")
+    assert "MIGHAgEAMBMGByqGSM49" not in str(check) and not state.exists() and len(reloads) == 1
+    assert (stage / "vhost-gone.conf").exists()
+
+    first = run(diff=True, **args)
+    assert first["changed"] and first["swapped"] and first["pruned"] == [str(stage / "vhost-gone.conf")], first
+    assert "MIGHAgEAMBMGByqGSM49" not in str(first)
+    assert first["invocation"]["module_args"]["private_files"][0]["content"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert (live / "tls" / "shop.key").read_text() == KEY and stat.S_IMODE(
+        (live / "tls" / "shop.key").stat().st_mode
+    ) == 0o600
+    assert not (live / "vhost-gone.conf").exists() and not (stage / "vhost-gone.conf").exists()
+    assert page.read_text() == "<h1>Down</h1>\n" and stat.S_IMODE(page.stat().st_mode) == 0o644
+    assert (stage.parent / "nginx.conf").read_text() == main_conf.read_text()
+    for path, mode in ((state, 0o755), (state / "www" / "shop", 0o755), (stage / "tls", 0o700)):
+        info = path.stat()
+        assert stat.S_IMODE(info.st_mode) == mode and info.st_uid == 0, path
+    assert len(reloads) == 2
+
+    for check_mode in (True, False):
+        again = run(check=check_mode, diff=True, **args)
+        assert not again["changed"] and again["written"] == [] and again["made_directories"] == [], again
+        assert again["pruned"] == [] and again["diff"] == [], again
+    assert len(reloads) == 2
+
+    # A new page is a change of its own, with no swap; a directory given another mode is made again.
+    files[2]["content"] = "<h1>Back soon</h1>\n"
+    (state / "www" / "shop").chmod(0o700)
+    result = run(diff=True, **args)
+    assert result["changed"] and not result["swapped"] and result["written"] == [str(page)], result
+    assert result["made_directories"] == [str(state / "www" / "shop")]
+    assert {d["after_header"]: d["before"] for d in result["diff"]}[str(page)] == "<h1>Down</h1>\n"
+    assert stat.S_IMODE((state / "www" / "shop").stat().st_mode) == 0o755 and len(reloads) == 2
+
+
+def test_file_arguments_that_cannot_be_applied_fail_before_anything_is_touched(run, trees, tmp_path):
+    live, stage = trees
+    before = tree(live)
+    both = {"dest": str(stage / "x.conf"), "mode": "0600", "content": "x", "src": "/etc/hostname"}
+    assert "mutually exclusive" in run(files=[both])["msg"]
+    missing = {"dest": str(stage / "x.conf"), "mode": "0600", "src": str(tmp_path / "no-such-file")}
+    result = run(files=[missing])
+    assert result["failed"] and f"cannot read its src {tmp_path / 'no-such-file'}" in result["msg"], result
+    a_file = tmp_path / "state" / "plain"
+    write(a_file, "x\n")
+    result = run(directories=[{"path": str(a_file), "mode": "0755"}])
+    assert result["failed"] and result["msg"] == f"{a_file} exists and is not a directory.", result
+    assert tree(live) == before and not (stage / "x.conf").exists()
