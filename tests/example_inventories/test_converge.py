@@ -65,6 +65,7 @@ LAYOUT = {
         "monitoring": ("staging-mon1.example.org", "debian13"),
     },
 }
+APT = "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends"
 SHORT = {"proxies": "web", "appservers": "app", "monitoring": "mon"}
 SSH_OPTIONS = (
     "-o ControlMaster=auto -o ControlPersist=120s -o ControlPath=/tmp/pyops-ssh-%C"
@@ -93,11 +94,13 @@ def platforms(name):
     ]
 
 
-def podman(*args, input_text=None):
-    return subprocess.run(["podman", *args], input=input_text, capture_output=True, text=True, check=True).stdout
+def podman(*args, input_text=""):
+    done = subprocess.run(["podman", *args], input=input_text, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"podman {' '.join(args)[:300]} failed ({done.returncode}): {done.stderr[-2000:]}"
+    return done.stdout
 
 
-def sh(name, group, script, input_text=None):
+def sh(name, group, script, input_text=""):
     """Runs a shell script as root in the inventory's container of that group (the operator's own setup)."""
     return podman("exec", "-i", container(name, group), "/bin/sh", "-euc", script, input_text=input_text)
 
@@ -221,7 +224,7 @@ def prepare_hosts(name, inventory):
         lines = names + [f"127.0.0.1 {n}" for n in local]
         sh(name, "appservers", add_hosts, "\n".join(lines) + "\n")
         packages = "postgresql" + (" redis-server" if broker else "")
-        sh(name, "appservers", f"apt-get update -qq && apt-get install -y -qq --no-install-recommends {packages}")
+        sh(name, "appservers", f"{APT} {packages}")
         sh(
             name,
             "appservers",
@@ -239,7 +242,7 @@ def prepare_hosts(name, inventory):
         sh(
             name,
             "monitoring",
-            "apt-get update -qq && apt-get install -y -qq --no-install-recommends nagios4-core nagios-nrpe-plugin",
+            f"{APT} nagios4-core nagios-nrpe-plugin",
         )
 
     def proxy_host():
@@ -413,3 +416,28 @@ def test_the_proxy_has_every_directory_its_site_serves_files_from(converged, nam
         for location in site.get(kind, []):
             shown = sh(name, "proxies", f"test -d {location['path']} && echo yes || echo no").strip()
             assert shown == "yes", f"{name}: the proxy serves {location['url']} from {location['path']}, not on it"
+
+
+# check_nrpe as the Nagios objects run it (nagios_agent's fleet.cfg.j2), with the client certificate.
+CHECK_NRPE = (
+    "/usr/lib/nagios/plugins/check_nrpe -A /etc/nagios4/pyops/ca.pem -d 0"
+    " -L 'ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL' -C /etc/nagios4/pyops/client.pem -K /etc/nagios4/pyops/client.key"
+)
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUT))
+def test_the_monitoring_hosts_health_checks_pass(converged, name):
+    """Each health check the inventory gives its agents (nagios_agent_apps), asked by the monitoring host."""
+    assert converged[name]["second"], f"{name}: not converged"
+    inventory, checked = converged[name]["inventory"], 0
+    for group in ("appservers", "proxies"):
+        host = LAYOUT[name][group][0]
+        file = "app.yml" if group == "appservers" else "proxy.yml"
+        for app in group_vars(inventory, group, file).get("nagios_agent_apps", []):
+            if not app.get("health_url"):
+                continue
+            command = "check_" + re.sub(r"[^A-Za-z0-9_]", "_", app["name"]) + "_health"
+            said = sh(name, "monitoring", f"{CHECK_NRPE} -H {host} -c {command}; echo rc=$?")
+            assert said.strip().endswith("rc=0"), f"{name}: {command} on {host} ({app['health_url']}): {said}"
+            checked += 1
+    assert checked, f"{name}: no health check in the inventory"
