@@ -216,7 +216,9 @@ def prepare_hosts(name, inventory):
     user, password, db_host, db_name = database.groups()
     broker = app["app_server_env"].get("CELERY_BROKER_URL", "")
     local = [db_host] + ([re.match(r"redis://([\w.-]+)", broker).group(1)] if broker else [])
-    add_hosts = 'grep -q "pyops-inv" /etc/hosts || { echo "# pyops-inv"; cat; } >>/etc/hosts'
+    # Marked by a comment of their own: podman's line for the container already holds its name.
+    mark = "# pyops example inventories test"
+    add_hosts = f"grep -qF '{mark}' /etc/hosts || {{ echo '{mark}'; cat; }} >>/etc/hosts"
 
     def app_host():
         # A database and broker of the operator's, reached by the names the settings give; on the app
