@@ -392,7 +392,7 @@ def test_the_app_answers_through_the_proxy(converged, name):
             check=False,
         )
         assert reply.returncode == 0, f"{name}: {server_name}: {reply.stderr}"
-        body, _, status = reply.stdout.rpartition("\n")
+        body, _newline, status = reply.stdout.rpartition("\n")
         assert status == "200", f"{name}: https://{server_name}/healthz answered {status}: {body[:500]}"
         assert json.loads(body)["status"] == "ok", body
 
