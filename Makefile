@@ -14,7 +14,7 @@ export CONTAINERS_CONF := $(CURDIR)/harness/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 # Slowest first, so that the job slots finish close together.
-SLOW_FIRST  := proxy e2e python_source deploy alone hardening monitoring log_shipping app_server runtime ee
+SLOW_FIRST  := proxy e2e python_source inventories deploy alone hardening monitoring log_shipping app_server runtime ee
 # No container registry is reachable on the test machines: the EE is built FROM the local Debian 12 image.
 export EE_BASE_IMAGE ?= localhost/pyops-testhost:debian12
 JOBS        ?= 2
@@ -95,12 +95,16 @@ molecule: venv venv-sslyze images  ## One scenario: make molecule SCENARIO=proxy
 	molecule test -s $(SCENARIO)
 
 .PHONY: molecule-all
-molecule-all: venv venv-216 venv-sslyze images  ## Every scenario, e2e and ee, JOBS (2) at a time; logs in build/molecule/
-	JOBS=$(JOBS) tools/molecule-all.sh $(filter $(SCENARIOS) e2e ee,$(SLOW_FIRST)) $(filter-out $(SLOW_FIRST),$(SCENARIOS))
+molecule-all: venv venv-216 venv-sslyze images  ## Every scenario, e2e, inventories and ee, JOBS (2) at a time; logs in build/molecule/
+	JOBS=$(JOBS) tools/molecule-all.sh $(filter $(SCENARIOS) e2e inventories ee,$(SLOW_FIRST)) $(filter-out $(SLOW_FIRST),$(SCENARIOS))
 
 .PHONY: e2e
 e2e: venv venv-216 images  ## The sandbox through the galaxy tarball and ansible-runner, judged from outside
 	pytest -v --durations=0 tests/e2e
+
+.PHONY: inventories
+inventories: venv images  ## inventories/prod and staging converged twice on containers, the app judged through the proxy
+	pytest -v --durations=0 tests/example_inventories
 
 .PHONY: ee
 ee: venv images  ## Build the AWX execution environment and check it inside (tools/ee-build.sh)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs `molecule test` for every scenario given, JOBS at a time (default 2), and fails if any fails.
-# Two names are not scenarios: `e2e`, the end-to-end tests against the sandbox (pytest tests/e2e),
-# and `ee`, the AWX execution environment built and checked (tools/ee-build.sh). They wait on hosts
-# and downloads as much as a scenario does, and so share the job slots.
+# Three names are not scenarios: `e2e`, the end-to-end tests against the sandbox (pytest tests/e2e),
+# `inventories`, the example inventories converged twice (pytest tests/example_inventories), and `ee`,
+# the AWX execution environment built and checked (tools/ee-build.sh). They wait on hosts and
+# downloads as much as a scenario does, and so share the job slots.
 # Two at a time: on a 2-core machine the CPUs are then busy nearly all the time, and a third slot
 # made every job about twice as slow (November 2026). build/molecule/cpu.txt records how busy the
 # CPUs were every 30 s, to tell whether another slot would help.
@@ -19,6 +20,7 @@ run_one() {
     local cmd
     case $s in
         e2e) cmd=(pytest -v --durations=0 tests/e2e) ;;
+        inventories) cmd=(pytest -v --durations=0 tests/example_inventories) ;;
         ee) cmd=(tools/ee-build.sh) ;;
         *) cmd=(molecule test -s "$s") ;;
     esac

@@ -1,0 +1,5 @@
+"""app_server_module `shop.wsgi:application`: the sample's WSGI application."""
+
+from pyops_sample_django.wsgi import application
+
+__all__ = ["application"]
