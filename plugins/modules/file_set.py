@@ -15,7 +15,7 @@ description:
   - Everything is read and compared first; when an entry cannot be applied (an unknown owner, a missing file to
     edit, a bad regular expression, a link where a directory should be) nothing is written.
   - A new file content is written to a temporary file in the same directory, checked by its C(validate) command
-    when given, and renamed over the path: readers see the old or the new file, never a part.
+    when given, and renamed over the path, so that readers see the old or the new file, never a part.
   - No path is opened, chowned or chmodded through a symbolic link. A link where a directory or an edited file
     should be fails the task; a link where a whole file should be is replaced by the file, its target left alone.
   - The host's log gets the paths the module was given, never the contents. Error messages never hold a
