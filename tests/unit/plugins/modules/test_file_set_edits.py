@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.pyops.deploy.plugins.module_utils import _file_set_edits as edits
 from ansible_collections.pyops.deploy.plugins.modules import file_set
 from ansible_collections.pyops.deploy.tests.unit.plugins.modules.test_release_module import run_module
+from ansible_collections.pyops.deploy.tests.unit.plugins.modules.test_release_module import tree as snapshot
 
 ME = str(os.getuid())
 MY_GROUP = str(os.getgid())
@@ -43,22 +44,6 @@ def run(capsys):
         return run_module(file_set, capsys, args, check=check, diff=diff)
 
     return run
-
-
-def snapshot(root):
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            info = os.lstat(path)
-            if stat.S_ISLNK(info.st_mode):
-                found[path] = ("link", os.readlink(path))
-            elif stat.S_ISDIR(info.st_mode):
-                found[path] = ("dir", stat.S_IMODE(info.st_mode))
-            else:
-                with open(path, "rb") as handle:
-                    found[path] = ("file", handle.read(), stat.S_IMODE(info.st_mode))
-    return found
 
 
 def arguments(root):
