@@ -20,6 +20,7 @@ export EE_BASE_IMAGE ?= localhost/pyops-testhost:debian12
 JOBS        ?= 2
 SCENARIO    ?= runtime
 APT_NEEDS   := podman runc debootstrap netavark aardvark-dns iptables openssh-client
+INOTIFY_INSTANCES := 1024
 # The Django sample's unit tests start a throwaway PostgreSQL server of their own (tests/examples).
 APT_UNIT_NEEDS := postgresql
 # make test runs the gates side by side: their package installs take turns on one lock.
@@ -55,9 +56,15 @@ $(VENV_SSLYZE)/bin/sslyze: requirements/sslyze.txt | $(BIN)/ansible
 venv-sslyze: $(VENV_SSLYZE)/bin/sslyze  ## Create build/venv-sslyze: sslyze, for molecule/proxy's Mozilla TLS check
 
 .PHONY: host-packages
-host-packages:  ## Install podman, runc, debootstrap and the SSH client when missing
+host-packages:  ## Install podman, runc, debootstrap and the SSH client when missing; raise the inotify instance limit
 	@missing=$$(for p in $(APT_NEEDS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $$missing; fi
+	@# Every container's systemd, journald and rsyslog take inotify instances from root's one per-host
+	@# limit (128 by default): with a few scenarios' containers up at once, rsyslog's imfile in the next
+	@# one could not start ("Too many open files") and its proxy's access lines were never shipped.
+	@if [ "$$(cat /proc/sys/fs/inotify/max_user_instances)" -lt $(INOTIFY_INSTANCES) ]; then \
+		echo "host-packages: fs.inotify.max_user_instances raised to $(INOTIFY_INSTANCES) for the test containers"; \
+		echo $(INOTIFY_INSTANCES) >/proc/sys/fs/inotify/max_user_instances; fi
 
 .PHONY: unit-packages
 unit-packages:  ## Install PostgreSQL's server programs when missing (the Django sample's tests)
