@@ -53,10 +53,22 @@ def shown(mode, uid, gid):
     return f"{uid}:{gid} {mode:04o}"
 
 
+# Opens a path for reading without following a link at its last component, nor waiting on a FIFO.
+NOFOLLOW_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def set_owner_and_mode(fd, mode, uid, gid):
+    """Owner, group and mode of the open file ``fd``."""
+    info = os.fstat(fd)
+    # chown first: it clears the setuid and setgid bits that the chmod then sets.
+    if (info.st_uid, info.st_gid) != (uid, gid):
+        os.fchown(fd, uid, gid)
+    os.fchmod(fd, mode)
+
+
 def open_nofollow(path):
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        return os.open(path, flags)
+        return os.open(path, NOFOLLOW_FLAGS)
     except OSError as exc:
         raise FileModesError(f"{path}: cannot open it without following links: {exc.strerror}") from None
 
@@ -87,11 +99,7 @@ def apply_modes(entries, check_mode=False):
         if not check_mode:
             fd = open_nofollow(path)
             try:
-                info = os.fstat(fd)
-                # chown first: it clears the setuid and setgid bits that the chmod then sets.
-                if (info.st_uid, info.st_gid) != (uid, gid):
-                    os.fchown(fd, uid, gid)
-                os.fchmod(fd, mode)
+                set_owner_and_mode(fd, mode, uid, gid)
             finally:
                 os.close(fd)
         result["changed_paths"].append(path)

@@ -35,14 +35,14 @@ import tempfile
 import time
 
 from ansible_collections.pyops.deploy.plugins.module_utils._file_modes import (
+    NOFOLLOW_FLAGS,
     FileModesError,
     account_id,
     parse_mode,
+    set_owner_and_mode,
     shown,
 )
 from ansible_collections.pyops.deploy.plugins.module_utils._file_set_edits import EditError, edited
-
-_NOFOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class FileSetError(Exception):
@@ -83,7 +83,7 @@ def _text(data):
 def _read_nofollow(path):
     """(kind, bytes, (mode, uid, gid)): kind ``absent``, ``link`` or ``file``; anything else is refused."""
     try:
-        fd = os.open(path, _NOFOLLOW)
+        fd = os.open(path, NOFOLLOW_FLAGS)
     except FileNotFoundError:
         return "absent", None, None
     except OSError as exc:
@@ -106,15 +106,10 @@ def _read_nofollow(path):
 
 
 def _set_attributes(fd, wanted):
-    mode, uid, gid = wanted
-    info = os.fstat(fd)
-    # chown first: it clears the setuid and setgid bits that the chmod then sets.
-    if (info.st_uid, info.st_gid) != (uid, gid):
-        os.fchown(fd, uid, gid)
-    os.fchmod(fd, mode)
+    set_owner_and_mode(fd, *wanted)
 
 
-def _set_attributes_of(path, wanted, flags=_NOFOLLOW):
+def _set_attributes_of(path, wanted, flags=NOFOLLOW_FLAGS):
     fd = os.open(path, flags)
     try:
         _set_attributes(fd, wanted)
@@ -283,7 +278,7 @@ def _apply(change, run):
             if not os.path.isdir(parent):
                 os.makedirs(parent)
             os.mkdir(path, 0o700)
-        _set_attributes_of(path, change["attributes"], _NOFOLLOW | os.O_DIRECTORY)
+        _set_attributes_of(path, change["attributes"], NOFOLLOW_FLAGS | os.O_DIRECTORY)
         return None
     if change["kind"] == "attributes":
         copy = _backup(path) if change["backup"] else None
