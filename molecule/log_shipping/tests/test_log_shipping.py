@@ -72,6 +72,16 @@ def test_proxy_access_log_arrives_as_json(app, collector):
     assert f"GET /{text}" in records[0]["message"]
 
 
+def test_the_collectors_own_journal_arrives_too(collector):
+    # playbooks/log_shipping.yml ships the collectors' own logs from their play (log_shipping_collector_ship_own_logs).
+    text = marker()
+    collector.run_expect([0], f"logger -t pyops-own {text}")
+    records = [r for r in received(collector, text) if r["program"] == "pyops-own"]
+    assert len(records) == 1, records
+    assert records[0]["host"] == collector.check_output("hostname")
+    assert records[0]["source"] == "imjournal"
+
+
 def test_only_trusted_tls_clients_are_heard(app, collector):
     app.run_expect(
         [0],
