@@ -179,7 +179,7 @@ def make_pki(directory, leaves):
 
 
 def make_inventory(name, work):
-    """work/<name>: a copy of inventories/<name> whose hosts.yml names the containers; files/pki beside it."""
+    """work/<name>: a copy of inventories/<name> whose hosts.yml names the containers; .pki/ in it."""
     inventory = work / name
     shutil.copytree(ROOT / "inventories" / name, inventory)
     harness = f"env PYOPS_HARNESS_USER={group_vars(inventory, 'all', 'connection.yml')['ansible_user']}"
@@ -198,7 +198,7 @@ def make_inventory(name, work):
     leaves = {host: [host] for host, _image in LAYOUT[name].values()}
     leaves["check_nrpe"] = ["check_nrpe"]
     leaves["site"] = server_names
-    make_pki(inventory / "files" / "pki", leaves)
+    make_pki(inventory / ".pki", leaves)
     return inventory
 
 

@@ -5,6 +5,7 @@ A misspelt variable in group_vars is silently ignored by Ansible; here it fails 
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -63,3 +64,28 @@ def test_controller_tasks_do_not_become(name, tmp_path):
     debug = ["-m", "ansible.builtin.debug", "-a", "msg=become={{ ansible_become | default(false) }}"]
     shown = with_inventory(["ansible", "localhost", *debug], name, tmp_path)
     assert "become=False" in shown, shown
+
+
+@pytest.mark.parametrize("name", ["prod", "staging"])
+def test_the_files_the_inventory_names_beside_it_are_not_read_as_inventory(name, tmp_path):
+    """Every controller file a group_vars value names under {{ inventory_dir }} (the PKI), made where it says:
+    Ansible must not try them as inventory sources (a parse warning per file, a failure under
+    INVENTORY_ANY_UNPARSED_IS_FAILED)."""
+    copy = tmp_path / name
+    shutil.copytree(ROOT / "inventories" / name, copy)
+    hosts = inventory(name, tmp_path)["_meta"]["hostvars"]
+    made = set()
+    for path in (copy / "group_vars").rglob("*.yml"):
+        for relative in re.findall(r"\{\{ inventory_dir \}\}/(?!\.\./)([^\"'\s]+)", path.read_text()):
+            for host in hosts:
+                made.add(relative.replace("{{ inventory_hostname }}", host))
+    for relative in made:
+        (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+        (copy / relative).write_text("-----BEGIN CERTIFICATE-----\nnot an inventory\n-----END CERTIFICATE-----\n")
+    password = tmp_path / "vault-password"
+    password.write_text(EXAMPLE_VAULT_PASSWORD)
+    argv = ["ansible-inventory", "--list", "-i", str(copy), "--vault-password-file", str(password)]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert made, "the example names its certificates under {{ inventory_dir }}"
+    assert "as an inventory source" not in result.stderr, result.stderr
