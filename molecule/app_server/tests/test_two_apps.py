@@ -55,23 +55,15 @@ def test_a_second_app_serves_loses_a_dropped_job_and_is_taken_away(ansible_playb
         host.run_expect([0], f"printf '[Service]\\nExecStart=/bin/true\\n' > {OPERATORS}")
 
     # The worker leaves app_server_jobs: its unit is stopped, disabled and removed, the rest stays.
-    run, found = run_ok(
-        ansible_playbook,
-        "-e",
-        json.dumps({"second_jobs": [{"name": "tick", "command": "/bin/true", "on_calendar": "hourly"}]}),
-    )
+    tick = [{"name": "tick", "command": "/bin/true", "on_calendar": "hourly"}]
+    run, _ = run_ok(ansible_playbook, "-e", json.dumps({"second_jobs": tick}))
     assert "Stop and disable the units that go" in run.stdout
     for host in hosts.values():
         assert not host.file(f"{UNITS}/second-worker.service").exists
         assert host.run("systemctl show -p LoadState --value second-worker.service").stdout.strip() == "not-found"
         assert host.run("pgrep -u second -f 'time.sleep'").rc == 1  # the worker's process is gone
         assert host.file(f"{UNITS}/second-tick.timer").exists and host.file(OPERATORS).exists
-    run, found = run_ok(
-        ansible_playbook,
-        "-e",
-        json.dumps({"second_jobs": [{"name": "tick", "command": "/bin/true", "on_calendar": "hourly"}]}),
-    )
-    assert all(" changed=0 " in line for line in found.values()), found
+    # (The next run changing nothing after a dropped job is molecule/alone's: deploy's second run.)
 
     # Check mode says what absent would change, and changes nothing.
     absent = json.dumps({"second_state": "absent", "second_jobs": []})
