@@ -22,8 +22,8 @@ tasks then run and say what is wrong. Neither the answer nor an error holds a fi
 
 Given ``remove``, it also lists what the role must take away (``leftovers``): the unit files under
 ``unit_dir`` named ``<prefix>*.service`` or ``*.timer`` that carry the role's ``marker`` line and are not
-kept (the units of jobs dropped from ``app_server_jobs``), the unit files named in ``units``, the loaded
-units among them (to stop and disable), the running instances of ``instances`` patterns (to stop), and
+kept (the units of jobs dropped from ``app_server_jobs``), the unit files named in ``units``, the units
+among them that run or are enabled (to stop and disable), the running instances of ``instances`` patterns (to stop), and
 which of ``paths`` exist. A unit file is read with O_NOFOLLOW, and an unmarked one is never listed, so a
 unit an operator wrote under the app's prefix stays.
 """
@@ -235,6 +235,8 @@ def server_missing(release, server):
     return missing
 
 
+# Enabled by a link systemd_service's `enabled: false` removes (a static unit has none to remove).
+LINKED = ("enabled", "linked", "linked-runtime")
 # The unit files the role writes are small: the marker is among their first lines.
 MARKER_WITHIN = 4096
 # systemctl stops a socket or a timer before the service it starts, so neither starts it again.
@@ -299,7 +301,13 @@ def leftovers(remove, run_command, systemctl="systemctl"):
         units = show_units(candidates, run_command, systemctl)
         if isinstance(units, str):
             raise OSError(errno.EIO, units)
-        loaded = [name for name in candidates if units[name].get("LoadState") == "loaded"]
+        # Only what systemd_service would stop or disable: each is a round trip of its own.
+        loaded = [
+            name
+            for name in candidates
+            if units[name].get("LoadState") == "loaded"
+            and (units[name].get("ActiveState") in RUNNING or units[name].get("UnitFileState") in LINKED)
+        ]
     return {
         "units": loaded,
         "instances": running_instances(remove.get("instances") or [], run_command, systemctl),

@@ -271,8 +271,8 @@ daemon_reload:
   sample: false
 leftovers:
   description:
-    - What of O(remove) is on the host. C(units) are the loaded units of those files (to stop and
-      disable), timers and sockets first; C(instances) the running instances (to stop); C(files) the unit
+    - What of O(remove) is on the host. C(units) are the units of those files that run or are enabled (to
+      stop and disable), timers and sockets first; C(instances) the running instances (to stop); C(files) the unit
       files and C(paths) the other paths (to remove). Each list is empty when there is nothing to take away.
   returned: when O(remove) is given
   type: dict

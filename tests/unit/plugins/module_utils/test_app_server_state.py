@@ -391,14 +391,20 @@ def test_only_marked_unit_files_of_dropped_jobs_are_left_over(tree, units_dir, s
     query["remove"] = remove_query(units_dir, keep=["app-worker.service"])
     state = read(query)
     assert state["differs"] == []  # what is taken away is no difference: the role's tasks for it run
-    # The timer before its service; the operator's units and another app's jobs are not listed.
+    # The operator's units and another app's jobs are not listed. The timer and its static service are
+    # neither running nor enabled: nothing to stop or disable, so no task's round trip for them.
     assert state["leftovers"] == {
-        "units": ["app-nightly.timer", "app-gone.service", "app-nightly.service"],
+        "units": ["app-gone.service"],
         "instances": [],
         "files": [str(units_dir / n) for n in ("app-nightly.timer", "app-gone.service", "app-nightly.service")],
         "paths": [],
     }
     assert [call[1] for call in systemctl["calls"]] == ["show"]  # one call; no instance pattern, no list-units
+
+    systemctl["units"]["app-nightly.timer"].update(UnitFileState="enabled", ActiveState="active")
+    systemctl["units"]["app-nightly.service"].update(ActiveState="activating")
+    # Running or enabled: listed, the timer before its service (stopped first, it cannot start it again).
+    assert read(query)["leftovers"]["units"] == ["app-nightly.timer", "app-gone.service", "app-nightly.service"]
 
     query["remove"] = remove_query(units_dir, keep=["app-worker.service", "app-gone.service", "app-nightly.service"])
     assert read(query)["leftovers"]["files"] == [str(units_dir / "app-nightly.timer")]  # on_calendar dropped
