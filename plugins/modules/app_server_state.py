@@ -143,7 +143,7 @@ options:
     description:
       - What the app_server role takes away, read in the same go; RV(leftovers) lists what of it is on the host.
       - Unit files under O(remove.unit_dir) whose name starts with O(remove.prefix), end in C(.service) or
-        C(.timer), that carry the line O(remove.marker) and are not in O(remove.keep): the units of the jobs
+        C(.timer), that carry the line O(remove.marker) and are not in O(remove.keep), the units of the jobs
         dropped from C(app_server_jobs). A unit file without the marker (an operator's) is never listed.
       - The files named in O(remove.units), the running instances matching O(remove.instances), and the
         existing ones of O(remove.paths) (an app that is removed).
