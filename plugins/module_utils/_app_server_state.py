@@ -19,11 +19,19 @@ systemd cannot execute (``status=203/EXEC``). Anything that cannot be read or co
 tasks then run and say what is wrong. Neither the answer nor an error holds a file's content or digest
 (the env file holds secrets). A file is opened with O_NOFOLLOW, and a directory the app may write
 (``follow`` false) is read with lstat, so a link planted there is a difference, never followed.
+
+Given ``remove``, it also lists what the role must take away (``leftovers``): the unit files under
+``unit_dir`` named ``<prefix>*.service`` or ``*.timer`` that carry the role's ``marker`` line and are not
+kept (the units of jobs dropped from ``app_server_jobs``), the unit files named in ``units``, the units
+among them that run or are enabled (to stop and disable), the running instances of ``instances`` patterns (to stop), and
+which of ``paths`` exist. A unit file is read with O_NOFOLLOW, and an unmarked one is never listed, so a
+unit an operator wrote under the app's prefix stays.
 """
 
 from __future__ import annotations
 
 import errno
+import fnmatch
 import glob
 import grp
 import hashlib
@@ -227,6 +235,87 @@ def server_missing(release, server):
     return missing
 
 
+# Enabled by a link systemd_service's `enabled: false` removes (a static unit has none to remove).
+LINKED = ("enabled", "linked", "linked-runtime")
+# The unit files the role writes are small: the marker is among their first lines.
+MARKER_WITHIN = 4096
+# systemctl stops a socket or a timer before the service it starts, so neither starts it again.
+STOP_ORDER = (".timer", ".socket", ".service")
+
+
+def carries_marker(path, marker):
+    """Whether the regular file at `path` (a link is not followed) has the line `marker` near its top."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return False
+        head = handle.read(MARKER_WITHIN)
+    return marker.encode("utf-8") in (line.rstrip(b"\r") for line in head.split(b"\n"))
+
+
+def running_instances(patterns, run_command, systemctl="systemctl"):
+    """The loaded units matching `patterns` (such as ``shop-candidate@*.service``) that are active."""
+    if not patterns:
+        return []
+    argv = [systemctl, "list-units", "--all", "--plain", "--no-legend", "--no-pager", "--full", "--", *patterns]
+    rc, out, err = run_command(argv)
+    if rc != 0:
+        raise OSError(errno.EIO, f"systemctl list-units failed: {' '.join((err or '').split())}")
+    found = []
+    for line in (out or "").splitlines():
+        fields = line.split()
+        # UNIT LOAD ACTIVE SUB DESCRIPTION; systemctl matches the patterns, fnmatch makes sure of it.
+        if len(fields) >= 3 and fields[2] in RUNNING and any(fnmatch.fnmatchcase(fields[0], p) for p in patterns):
+            found.append(fields[0])
+    return sorted(set(found))
+
+
+def stop_order(name):
+    return (next((i for i, suffix in enumerate(STOP_ORDER) if name.endswith(suffix)), len(STOP_ORDER)), name)
+
+
+def leftovers(remove, run_command, systemctl="systemctl"):
+    """What the role must take away: {"units", "instances", "files", "paths"} (see the module's RETURN)."""
+    unit_dir, prefix, keep = remove["unit_dir"], remove["prefix"], set(remove.get("keep") or [])
+    try:
+        names = sorted(os.listdir(unit_dir))
+    except FileNotFoundError:
+        names = []
+    marked = [
+        name
+        for name in names
+        if name.startswith(prefix)
+        and name.endswith((".service", ".timer"))
+        and name not in keep
+        and carries_marker(os.path.join(unit_dir, name), remove["marker"])
+    ]
+    named = [name for name in remove.get("units") or [] if os.path.lexists(os.path.join(unit_dir, name))]
+    files = sorted(dict.fromkeys(marked + named), key=stop_order)
+    # A template (name@.service) has no state of its own: its running instances are stopped instead.
+    candidates = [name for name in files if "@." not in name]
+    loaded = []
+    if candidates:
+        units = show_units(candidates, run_command, systemctl)
+        if isinstance(units, str):
+            raise OSError(errno.EIO, units)
+        # Only what systemd_service would stop or disable: each is a round trip of its own.
+        loaded = [
+            name
+            for name in candidates
+            if units[name].get("LoadState") == "loaded"
+            and (units[name].get("ActiveState") in RUNNING or units[name].get("UnitFileState") in LINKED)
+        ]
+    return {
+        "units": loaded,
+        "instances": running_instances(remove.get("instances") or [], run_command, systemctl),
+        "files": [os.path.join(unit_dir, name) for name in files],
+        "paths": [path for path in remove.get("paths") or [] if os.path.lexists(path)],
+    }
+
+
 def read_state(query, run_command, systemctl="systemctl"):
     """{"current": whether the release link exists, "differs": [in words], "daemon_reload": bool}."""
     current = os.path.lexists(query["current"])  # the stat module's `exists`: a link, even dangling
@@ -241,6 +330,8 @@ def read_state(query, run_command, systemctl="systemctl"):
         started, query["reload_units"], run_command, systemctl, query.get("stopped_units") or []
     )
     state = {"current": current, "differs": differs + unit_differs, "daemon_reload": reload_needed}
+    if query.get("remove"):
+        state["leftovers"] = leftovers(query["remove"], run_command, systemctl)
     if query.get("server"):
         state["server_missing"] = server_missing(query["current"], query["server"]) if current else []
     return state

@@ -19,7 +19,7 @@ description:
     M(ansible.builtin.systemd_service)'s enabled and running states).
   - Anything that cannot be read or compared (a missing path, an unknown owner, a symbolic mode, a
     failing C(systemctl)) is reported as a difference, not an error.
-  - It changes nothing.
+  - Given O(remove), it also lists what the role takes away (RV(leftovers)). It changes nothing.
 author:
   - pyops.deploy maintainers (@pyops)
 options:
@@ -139,6 +139,49 @@ options:
     type: list
     elements: str
     default: []
+  remove:
+    description:
+      - What the app_server role takes away, read in the same go; RV(leftovers) lists what of it is on the host.
+      - Unit files under O(remove.unit_dir) whose name starts with O(remove.prefix), end in C(.service) or
+        C(.timer), that carry the line O(remove.marker) and are not in O(remove.keep), the units of the jobs
+        dropped from C(app_server_jobs). A unit file without the marker (an operator's) is never listed.
+      - The files named in O(remove.units), the running instances matching O(remove.instances), and the
+        existing ones of O(remove.paths) (an app that is removed).
+    type: dict
+    suboptions:
+      unit_dir:
+        description: The directory of the unit files.
+        type: path
+        default: /etc/systemd/system
+      prefix:
+        description: The start of the names of the unit files looked at for the marker, such as C(shop-).
+        type: str
+        required: true
+      marker:
+        description: The line (whole, within the first 4 KiB) that marks a unit file the role wrote for a job.
+        type: str
+        required: true
+      keep:
+        description: Names of marked unit files to keep (the units of the jobs the app still has).
+        type: list
+        elements: str
+        default: []
+      units:
+        description: Names of unit files in O(remove.unit_dir) to remove, marked or not.
+        type: list
+        elements: str
+        default: []
+      instances:
+        description:
+          - Patterns (C(systemctl list-units) globs) of unit instances to stop, such as C(shop-candidate@*.service).
+        type: list
+        elements: str
+        default: []
+      paths:
+        description: Files or directories to remove.
+        type: list
+        elements: path
+        default: []
   server:
     description:
       - What the release behind O(current) must hold to run the app server; RV(server_missing) says
@@ -194,6 +237,11 @@ EXAMPLES = r"""
     release_units: [shop.service]
     reload_units: [shop.socket, shop.service]
     server: {venv: venv, executable: gunicorn, modules: [uvicorn_worker]}
+    # The units of jobs no longer in app_server_jobs (the role's own, marked).
+    remove:
+      prefix: shop-
+      marker: "# pyops.deploy.app_server: a unit of a job of the app shop"
+      keep: [shop-worker.service]
   register: shop_state
 
 - name: Check a release's venv holds the server before it runs
@@ -221,6 +269,18 @@ daemon_reload:
   returned: success
   type: bool
   sample: false
+leftovers:
+  description:
+    - What of O(remove) is on the host. C(units) are the units of those files that run or are enabled (to
+      stop and disable), timers and sockets first; C(instances) the running instances (to stop); C(files) the unit
+      files and C(paths) the other paths (to remove). Each list is empty when there is nothing to take away.
+  returned: when O(remove) is given
+  type: dict
+  sample:
+    units: [shop-clearsessions.timer, shop-clearsessions.service]
+    instances: []
+    files: [/etc/systemd/system/shop-clearsessions.timer, /etc/systemd/system/shop-clearsessions.service]
+    paths: []
 server_missing:
   description: What the release's venv lacks of O(server), in words; empty when it has all or O(current) does not exist.
   returned: when O(server) is given
@@ -276,6 +336,18 @@ def argument_spec():
         "release_units": {"type": "list", "elements": "str", "default": []},
         "stopped_units": {"type": "list", "elements": "str", "default": []},
         "reload_units": {"type": "list", "elements": "str", "default": []},
+        "remove": {
+            "type": "dict",
+            "options": {
+                "unit_dir": {"type": "path", "default": "/etc/systemd/system"},
+                "prefix": {"type": "str", "required": True},
+                "marker": {"type": "str", "required": True},
+                "keep": {"type": "list", "elements": "str", "default": []},
+                "units": {"type": "list", "elements": "str", "default": []},
+                "instances": {"type": "list", "elements": "str", "default": []},
+                "paths": {"type": "list", "elements": "path", "default": []},
+            },
+        },
         "server": {
             "type": "dict",
             "options": {

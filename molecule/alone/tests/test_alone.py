@@ -64,6 +64,15 @@ def test_app_server_and_deploy_serve_the_app_on_its_port(host):
     assert status == 200 and '"status":"ok"' in body.replace(" ", "")
 
 
+def test_the_jobs_of_the_app_server_example_went_with_the_deploy_example_which_drops_them(host):
+    """app_server's example gives the shop a worker, a beat and a clearsessions timer; deploy's, run last
+    with the same app and no app_server_jobs, stops, disables and removes their units."""
+    for unit in ("shop-worker.service", "shop-beat.service", "shop-clearsessions.service", "shop-clearsessions.timer"):
+        assert not host.file(f"/etc/systemd/system/{unit}").exists, unit
+        state = host.run(f"systemctl show -p LoadState -p ActiveState --value {unit}").stdout.split()
+        assert state == ["not-found", "inactive"], (unit, state)
+
+
 def test_reverse_proxy_answers_on_80_and_443_with_the_app(host):
     status, location, _ = get(host, "127.0.0.1", 80, "/")
     assert status == 301 and location.startswith("https://shop.example.org/")

@@ -20,8 +20,15 @@ ARG_SPEC = "Validating arguments against arg spec"
 # What runs of the role when nothing differs: the argument spec's validation, the settings check,
 # the state read (the one task that reaches the host) and the check of its server_missing.
 UNCHANGED_RUN = {ARG_SPEC, "Check the app's settings", READ, "Check the release's venv holds the server"}
-# The includes of the tasks that change the host, skipped then.
-CHANGING = {"Create the app's user and files", "Write the server configuration and systemd units", "Start the app"}
+# The includes of the tasks that change the host, skipped then (with those of app_server_state absent and
+# of the units of dropped jobs, tests/test_two_apps.py).
+CHANGING = {
+    "Take the app away",
+    "Take away the units of the jobs dropped from app_server_jobs",
+    "Create the app's user and files",
+    "Write the server configuration and systemd units",
+    "Start the app",
+}
 
 
 def role_tasks(stdout):

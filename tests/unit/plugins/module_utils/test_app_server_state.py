@@ -10,6 +10,7 @@ real hosts (the fast path taken, a drift repaired) is molecule/app_server/tests/
 
 from __future__ import annotations
 
+import fnmatch
 import grp
 import hashlib
 import json
@@ -39,9 +40,13 @@ SYSTEMCTL = {"units": {}, "rc": 0, "calls": []}
 
 
 def run_command(argv):
-    """A run_command answering `systemctl show` with the units set in SYSTEMCTL; records the calls."""
+    """A run_command answering `systemctl show` and `list-units` with the units set in SYSTEMCTL; records the calls."""
     SYSTEMCTL["calls"].append(argv)
     names = argv[argv.index("--") + 1 :]
+    if "list-units" in argv:
+        found = [u for n, u in SYSTEMCTL["units"].items() if any(fnmatch.fnmatchcase(n, p) for p in names)]
+        lines = [f"{u['Id']} {u['LoadState']} {u['ActiveState']} running {u['Id']} unit" for u in found]
+        return SYSTEMCTL["rc"], "".join(f"{line}\n" for line in lines), "Failed to connect to bus"
     stdout = show(*(SYSTEMCTL["units"].get(n, {"Id": n, "LoadState": "not-found"}) for n in names))
     return SYSTEMCTL["rc"], stdout, "Failed to connect to bus"
 
@@ -349,3 +354,111 @@ def test_a_job_that_runs_on_another_host_must_be_neither_enabled_nor_running(tre
     # What systemd_service would leave alone with enabled: false is no difference either.
     systemctl["units"]["app-beat.service"].update(UnitFileState="enabled-runtime", ActiveState="failed")
     assert read(query)["differs"] == []
+
+
+MARKER = "# pyops.deploy.app_server: a unit of a job of the app app"
+
+
+@pytest.fixture
+def units_dir(tmp_path):
+    """Unit files as the role and an operator leave them: the app's jobs marked, the operator's not."""
+    units = tmp_path / "units"
+    units.mkdir()
+    for name in ("app-worker.service", "app-nightly.service", "app-nightly.timer", "app-gone.service"):
+        (units / name).write_text(f"# Ansible managed\n{MARKER}\n[Unit]\nDescription={name}\n")
+    # Another app whose name starts with this one's, and its job: marked for that app, not this one.
+    (units / "app-api.service").write_text("[Unit]\n")
+    (units / "app-api-worker.service").write_text(f"{MARKER.replace('app app', 'app app-api')}\n[Unit]\n")
+    # The operator's: no marker, or the marker inside a longer line.
+    (units / "app-backup.service").write_text("[Unit]\nDescription=mine\n")
+    (units / "app-note.service").write_text(f"# not {MARKER}\n")
+    (units / "app.service").write_text("[Unit]\n")
+    (units / "app-candidate@.service").write_text("[Unit]\n")
+    return units
+
+
+def remove_query(units_dir, **remove):
+    return {"unit_dir": str(units_dir), "prefix": "app-", "marker": MARKER, **remove}
+
+
+def test_only_marked_unit_files_of_dropped_jobs_are_left_over(tree, units_dir, systemctl):
+    query = tree[1]
+    systemctl["units"] = {
+        "app-gone.service": unit("app-gone.service"),
+        "app-nightly.timer": unit("app-nightly.timer", UnitFileState="disabled", ActiveState="inactive"),
+        "app-nightly.service": unit("app-nightly.service", UnitFileState="static", ActiveState="inactive"),
+    }
+    query["remove"] = remove_query(units_dir, keep=["app-worker.service"])
+    state = read(query)
+    assert state["differs"] == []  # what is taken away is no difference: the role's tasks for it run
+    # The operator's units and another app's jobs are not listed. The timer and its static service are
+    # neither running nor enabled: nothing to stop or disable, so no task's round trip for them.
+    assert state["leftovers"] == {
+        "units": ["app-gone.service"],
+        "instances": [],
+        "files": [str(units_dir / n) for n in ("app-nightly.timer", "app-gone.service", "app-nightly.service")],
+        "paths": [],
+    }
+    assert [call[1] for call in systemctl["calls"]] == ["show"]  # one call; no instance pattern, no list-units
+
+    systemctl["units"]["app-nightly.timer"].update(UnitFileState="enabled", ActiveState="active")
+    systemctl["units"]["app-nightly.service"].update(ActiveState="activating")
+    # Running or enabled: listed, the timer before its service (stopped first, it cannot start it again).
+    assert read(query)["leftovers"]["units"] == ["app-nightly.timer", "app-gone.service", "app-nightly.service"]
+
+    query["remove"] = remove_query(units_dir, keep=["app-worker.service", "app-gone.service", "app-nightly.service"])
+    assert read(query)["leftovers"]["files"] == [str(units_dir / "app-nightly.timer")]  # on_calendar dropped
+
+
+def test_nothing_left_over_asks_systemd_nothing(tree, units_dir, systemctl):
+    query = tree[1]
+    keep = ["app-worker.service", "app-nightly.service", "app-nightly.timer", "app-gone.service"]
+    query["remove"] = remove_query(units_dir, keep=keep)
+    assert read(query)["leftovers"] == {"units": [], "instances": [], "files": [], "paths": []}
+    assert systemctl["calls"] == []
+    query["remove"] = remove_query(units_dir / "none", keep=[])  # no unit directory: nothing left either
+    assert read(query)["leftovers"]["files"] == []
+
+
+def test_a_linked_or_unreadable_marked_file_is_not_followed_nor_listed(tree, units_dir, tmp_path):
+    query = tree[1]
+    outside = tmp_path / "outside.service"
+    outside.write_text(f"{MARKER}\n")
+    (units_dir / "app-linked.service").symlink_to(outside)
+    os.mkfifo(units_dir / "app-fifo.service")
+    query["remove"] = remove_query(units_dir, keep=["app-worker.service", "app-nightly.service", "app-nightly.timer"])
+    assert read(query)["leftovers"]["files"] == [str(units_dir / "app-gone.service")]
+
+
+def test_an_app_removed_lists_its_units_instances_and_paths(tree, units_dir, systemctl, tmp_path):
+    query = tree[1]
+    systemctl["units"] = {
+        "app.service": unit("app.service"),
+        "app-worker.service": unit("app-worker.service"),
+        "app-candidate@r1.service": unit("app-candidate@r1.service"),
+        "app-candidate@r0.service": unit("app-candidate@r0.service", ActiveState="inactive"),
+    }
+    query["remove"] = remove_query(
+        units_dir,
+        units=["app.socket", "app.service", "app-candidate@.service"],
+        instances=["app-candidate@*.service"],
+        paths=[str(tmp_path / "etc"), str(tmp_path / "gone"), str(tmp_path / "root" / "current")],
+    )
+    left = read(query)["leftovers"]
+    # app.socket has no file here: not listed. The units systemd has loaded, timers first; the candidate's
+    # template has no state of its own, its running instance is stopped.
+    assert left["units"] == ["app-worker.service", "app.service"]
+    assert left["instances"] == ["app-candidate@r1.service"]
+    names = ["app-nightly.timer", "app-candidate@.service", "app-gone.service", "app-nightly.service"]
+    assert left["files"] == [str(units_dir / n) for n in [*names, "app-worker.service", "app.service"]]
+    assert systemctl["calls"][-1][1:3] == ["list-units", "--all"]
+    # A dangling link is a path to remove (the link, not what it names).
+    assert left["paths"] == [str(tmp_path / "etc"), str(tmp_path / "root" / "current")]
+
+
+def test_a_failing_systemctl_fails_the_read_of_leftovers(tree, units_dir, systemctl):
+    query = tree[1]
+    systemctl["rc"] = 1
+    query["remove"] = remove_query(units_dir, keep=[])
+    with pytest.raises(OSError, match="Failed to connect to bus"):
+        read(query)

@@ -103,3 +103,24 @@ def test_the_module_checks_a_release_directory_for_its_server(tree, systemctl, c
     assert result["changed"] is False and result["current"] is True
     assert result["server_missing"] == ["venv/bin/uwsgi (missing)"]
     assert systemctl["calls"] == []
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_the_module_lists_the_leftovers_of_dropped_jobs_and_changes_nothing(tree, systemctl, capsys, check, tmp_path):
+    query = tree[1]
+    units = tmp_path / "units"
+    units.mkdir()
+    marker = "# pyops.deploy.app_server: a unit of a job of the app app"
+    for name in ("app-worker.service", "app-gone.service"):
+        (units / name).write_text(f"{marker}\n[Unit]\n")
+    systemctl["units"] = {"app-gone.service": unit("app-gone.service")}
+    query["remove"] = {"unit_dir": str(units), "prefix": "app-", "marker": marker, "keep": ["app-worker.service"]}
+    result = run_module(app_server_state, capsys, arguments(query), check=check)
+    assert result["changed"] is False
+    assert result["leftovers"] == {
+        "units": ["app-gone.service"],
+        "instances": [],
+        "files": [str(units / "app-gone.service")],
+        "paths": [],
+    }
+    assert sorted(p.name for p in units.iterdir()) == ["app-gone.service", "app-worker.service"]
