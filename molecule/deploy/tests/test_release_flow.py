@@ -777,6 +777,7 @@ def test_tracing_turned_on_sends_a_server_span_of_a_request_through_the_proxy(de
     proxy = host(PROXY)
     script = (PROJECT / "molecule" / "otlp_collector.py").read_text()
     proxy.run_expect([0], f"cat > {COLLECTOR} <<'PYEOF'\n{script}\nPYEOF")
+    proxy.run(f"systemctl stop pyops-otlp-collector; systemctl reset-failed pyops-otlp-collector; rm -rf {TRACES}")
     proxy.run_expect(
         [0], f"systemd-run --unit=pyops-otlp-collector --collect python3 {COLLECTOR} {TRACES} 4318 {OTLP_HEADER}"
     )
@@ -801,6 +802,9 @@ def test_tracing_turned_on_sends_a_server_span_of_a_request_through_the_proxy(de
         assert "lacks opentelemetry-distro: serving without traces" in journal, app
         assert not h.file(f"{ROOT}/releases/{live}/venv/bin/opentelemetry-instrument").exists
         assert h.file(f"{ROOT}/releases/v21/venv/bin/opentelemetry-instrument").exists, app
+        sbom = json.loads(h.file(f"{ROOT}/releases/v21/.pyops-sbom.cdx.json").content_string)
+        listed = {canonical(c["name"]): c["version"] for c in sbom["components"]}
+        assert listed.get("opentelemetry-distro") == "0.66b1", app  # the release's SBOM names what it runs
         # The key is in the root-owned environment file only: not in a unit, not in the server's config.
         assert h.run(f"grep -rlF {key} /etc/systemd/system /etc/sample/gunicorn.conf.py").rc == 1, app
 
