@@ -10,8 +10,9 @@ import shutil
 import subprocess
 
 import pytest
-from planted_secrets import plant
-from sandbox_site import ROOT, RUN_TIMEOUT
+import yaml
+from planted_secrets import plant, podman
+from sandbox_site import MONITOR, OTLP_COLLECTOR, OTLP_DIR, OTLP_HEADER, OTLP_PORT, OTLP_UNIT, ROOT, RUN_TIMEOUT
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,38 @@ def sandbox():
     yield
     if not os.environ.get("PYOPS_KEEP_SANDBOX"):
         subprocess.run([ROOT / "tools" / "sandbox.sh", "down"], check=True)
+
+
+def trace_to_the_monitoring_host(inventory):
+    """Tracing on in the e2e's copy of the inventory (its API key is planted: planted_secrets.py), sent to the
+    test's collector on the monitoring host, whose firewall admits the app hosts on its port (a group rule,
+    as the log collector's)."""
+    (inventory / "group_vars" / "appservers" / "tracing.yml").write_text(
+        "---\n# Written by tests/e2e/conftest.py: traces to the test's collector on the monitoring host.\n"
+        "app_server_otel_enabled: true\n"
+        f"app_server_otel_endpoint: \"http://{{{{ hostvars['{MONITOR}'].ansible_host }}}}:{OTLP_PORT}\"\n"
+        "app_server_otel_resource_attributes: {deployment.environment.name: e2e}\n"
+    )
+    firewall = inventory / "group_vars" / "monitoring" / "firewall.yml"
+    rules = yaml.safe_load(firewall.read_text())
+    rules["hardening_firewall_group_rules"].append(
+        {"group": "appservers", "ports": [OTLP_PORT], "comment": "OTLP traces (the e2e's collector)"}
+    )
+    firewall.write_text("---\n" + yaml.safe_dump(rules, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def otlp_collector(sandbox):
+    """The test's OTLP/HTTP collector (molecule/otlp_collector.py) on the monitoring host, started afresh
+    before the first site run: a transient unit keeping each export in OTLP_DIR."""
+    podman(MONITOR, "cat > /usr/local/bin/pyops-otlp-collector", stdin=OTLP_COLLECTOR.read_text())
+    podman(MONITOR, f"systemctl stop {OTLP_UNIT}; systemctl reset-failed {OTLP_UNIT}; rm -rf {OTLP_DIR}")
+    rc, out = podman(
+        MONITOR,
+        f"systemd-run --unit={OTLP_UNIT} --collect python3 /usr/local/bin/pyops-otlp-collector"
+        f" {OTLP_DIR} {OTLP_PORT} {OTLP_HEADER} 2>&1",
+    )
+    assert rc == 0, out
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +83,7 @@ def awx_project(tmp_path_factory, sandbox):
     )
     shutil.copytree(ROOT / "examples" / "flask_app", project / "app")
     shutil.copytree(ROOT / "inventories" / "sandbox", data / "inventory")
+    trace_to_the_monitoring_host(data / "inventory")
     # Only what the project installed: not the checkout's ansible.cfg or its collections/ link.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update(ANSIBLE_COLLECTIONS_PATH=str(project / "collections"), ANSIBLE_FORCE_COLOR="false")

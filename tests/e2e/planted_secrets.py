@@ -5,8 +5,9 @@ plant() writes, into the copied inventory's group_vars (so that every later run 
 same values): a certificate and key for the proxy's site (tls.key_content), NRPE's agent key and
 check_nrpe's client key (nagios_agent_tls_*_src, nagios_agent_server_tls_*_src, from a CA made here),
 a Zabbix PSK, a secret in the app's environment file, a vault-encrypted value (inline `!vault`, also
-in that environment), and an index URL with a token (virtualenv_index_url). Each is a random value of
-this run; a PEM key is looked for whole and by the first line of its base64 body, which holds the
+in that environment), an index URL with a token (virtualenv_index_url), and the API key of the app's
+OpenTelemetry exporter (app_server_otel_headers, sent to the e2e's collector: conftest.py). Each is a
+random value of this run; a PEM key is looked for whole and by the first line of its base64 body, which holds the
 private scalar of a SEC1 EC key (what a JSON-escaped or re-wrapped copy of the key still contains).
 
 Sampler watches the processes while the run goes: on every sandbox host the command lines (and the
@@ -28,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sandbox_site import APPS, MONITOR, PROXY
+from sandbox_site import APPS, MONITOR, OTLP_HEADER, PROXY
 
 HOSTS = (PROXY, *APPS, MONITOR)
 # The pattern AWX answers a vault credential's password to (ansible-playbook --ask-vault-pass).
@@ -153,6 +154,7 @@ def plant(data):
         "env": random_marker("env"),
         "vaulted": random_marker("vault"),
         "token": random_marker("index-token"),
+        "otlp_key": random_marker("otlp-key"),
     }
     index_url = f"https://__token__:{values['token']}@pypi.org/simple"
     q = json.dumps  # a JSON string is a YAML scalar
@@ -170,6 +172,7 @@ def plant(data):
         f"  {ENV_SECRET}: {q(values['env'])}\n"
         f"  {ENV_VAULTED}: {q('{{ pyops_e2e_vaulted }}')}\n"
         f"pyops_e2e_vaulted: {_vault_encrypted(values['vaulted'], password_file)}\n"
+        f"app_server_otel_headers: {{{q(OTLP_HEADER)}: {q(values['otlp_key'])}}}\n"
     )
     proxy_site["tls"] = {
         "certificate_content": (pki / "proxy.pem").read_text(),
@@ -191,6 +194,7 @@ def plant(data):
         "the vault-encrypted value": [values["vaulted"]],
         "the vault password": [vault_password],
         "the index URL's token (virtualenv_index_url)": [values["token"]],
+        "the OTLP exporter's API key (app_server_otel_headers)": [values["otlp_key"]],
     }
     return {
         "markers": markers,

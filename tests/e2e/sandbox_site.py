@@ -1,5 +1,7 @@
 """What the end-to-end tests share: the sandbox's hosts and addresses, and ways to look at them."""
 
+import base64
+import importlib.util
 import json
 import os
 import re
@@ -17,6 +19,10 @@ RUN_TIMEOUT = 3600
 # The oldest ansible-core meta/runtime.yml claims, with the collections of its Ansible release (`make venv-216`,
 # requirements/core216.txt).
 OLDEST_CORE_BIN = ROOT / "build" / "venv-216" / "bin"
+# The test's own OTLP/HTTP collector (molecule/otlp_collector.py) on the monitoring host, a transient unit
+# that keeps each export's body in OTLP_DIR and the sha256 of its OTLP_HEADER (the planted API key).
+OTLP_PORT, OTLP_DIR, OTLP_HEADER, OTLP_UNIT = 4318, "/run/pyops-e2e-otlp", "x-pyops-otlp-key", "pyops-e2e-otlp"
+OTLP_COLLECTOR = ROOT / "molecule" / "otlp_collector.py"
 
 
 def mitogen_env():
@@ -78,3 +84,21 @@ def served(requests=20):
         reply = json.loads(body)
         seen.add((reply["release"], reply["host"]))
     return {release for release, _host in seen}, {host for _release, host in seen}
+
+
+def _otlp_collector():
+    spec = importlib.util.spec_from_file_location("otlp_collector", OTLP_COLLECTOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+otlp = _otlp_collector()
+
+
+def received_traces():
+    """[(spans, sha256 of the OTLP_HEADER it came with)] of every export the monitoring host's collector kept."""
+    each = 'test -e "$f" && echo "$(cat ${f%.pb}.header) $(base64 -w0 "$f")"'
+    listing = podman_host(MONITOR).check_output(f"cd {OTLP_DIR} && for f in *.pb; do {each}; done; true")
+    pairs = (line.split() for line in listing.splitlines())
+    return [(otlp.spans(base64.b64decode(body)), digest) for digest, body in pairs]

@@ -12,6 +12,7 @@ import json
 import re
 import ssl
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -40,8 +41,10 @@ from sandbox_site import (
     get,
     mitogen_env,
     oldest_core_env,
+    otlp,
     podman_host,
     recap_changed,
+    received_traces,
     served,
 )
 
@@ -74,7 +77,7 @@ def test_the_collection_comes_from_the_projects_requirements(awx_project):
 # with the vault password answered to its prompt (env/passwords) and secrets planted in the inventory
 # (planted_secrets.py). Every process's command line on every host and the run's own on the controller
 # are sampled every 0.5 s while it goes; the tests below look for the secrets everywhere.
-def test_site_runs_under_ansible_runner(awx_project):
+def test_site_runs_under_ansible_runner(awx_project, otlp_collector):
     markers = awx_project["planted"]["markers"]
     # Not the operator's password file: the runner gets the password only as AWX gives it.
     env = {k: v for k, v in awx_project["env"].items() if k != "ANSIBLE_VAULT_PASSWORD_FILE"}
@@ -176,6 +179,37 @@ def test_the_app_is_served_over_https_by_both_app_hosts():
     status, headers, body = get(HTTPS + "/healthz")
     assert status == 200, body
     assert headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+# Tracing is on in the e2e's inventory (conftest.py): the app hosts export to the test's collector on the
+# monitoring host, through its firewall, with the planted API key (which no place an attacker looks shows).
+def test_a_request_through_the_proxy_reaches_the_collector_as_a_server_span(awx_project):
+    marker = uuid.uuid4().hex
+    status, _headers, body = get(f"{HTTPS}/healthz?trace={marker}")
+    assert status == 200, body
+
+    def requested():
+        return [
+            (span, digest)
+            for exported, digest in received_traces()
+            for span in exported
+            if marker in str(span["attributes"].get("http.target", span["attributes"].get("url.query", "")))
+        ]
+
+    deadline = time.monotonic() + 60
+    while not requested() and time.monotonic() < deadline:
+        time.sleep(1)
+    found = requested()
+    assert len(found) == 1, f"{len(found)} spans of the request at the collector"
+    span, digest = found[0]
+    attributes = span["attributes"]
+    assert span["kind"] == otlp.SERVER, span
+    assert attributes["http.route"] == "/healthz", attributes
+    assert attributes.get("http.status_code", attributes.get("http.response.status_code")) == 200, attributes
+    assert span["resource"]["service.name"] == "sample", span["resource"]
+    assert span["resource"]["deployment.environment.name"] == "e2e", span["resource"]
+    # The planted API key came with the export (compared by digest: the collector never writes it).
+    assert digest == hashlib.sha256(awx_project["planted"]["otlp_key"].encode()).hexdigest()
 
 
 def test_plain_http_is_redirected_to_https():

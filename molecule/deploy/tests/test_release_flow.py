@@ -11,12 +11,15 @@ matching the virtualenv and answering the status playbook's package question -> 
 Python, refused on every host before either builds -> v12 without gunicorn in its lock, refused before
 its candidate -> v13 answering 400 to Host: localhost, refused naming ALLOWED_HOSTS -> ... -> v19's static
 files shipped to the proxy, v20's refused for a link to /etc/shadow, then shipped beside v19's, again with no
-change -> v14 checked with deploy_health_host, its collectstatic hook writing to a shared directory (last:
-the proxy's Host is refused).
+change -> tracing turned on with v21: v20 serves on untraced, v21 gets the OpenTelemetry packages and a request
+through the proxy reaches the test's collector as a SERVER span -> v14 checked with deploy_health_host, its
+collectstatic hook writing to a shared directory (last: the proxy's Host is refused).
 
 The end-to-end suite (tests/e2e) runs the same flow on hardened hosts through the galaxy tarball.
 """
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -25,9 +28,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+from otlp_collector import SERVER, spans
 from scenario_hosts import scenario_host
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
@@ -752,6 +757,79 @@ def test_the_proxy_serves_the_old_and_the_new_releases_hashed_files(deploy, serv
     # The proxy's tasks run delegated from the first app host: no change there, and no file rewritten.
     assert {app: recap_changed(again.stdout)[app] for app in APPS} == dict.fromkeys(APPS, 0), again.stdout[-3000:]
     assert shipped() == before
+
+
+# ---- OpenTelemetry traces (issue 25 item 2) ----
+
+COLLECTOR = "/usr/local/bin/pyops-otlp-collector"  # molecule/otlp_collector.py, on the proxy host
+TRACES = "/run/pyops-otlp"
+OTLP_HEADER = "x-pyops-otlp-key"
+
+
+def received_traces():
+    """[(spans, sha256 of the OTLP_HEADER it came with)] of every export the collector stored."""
+    each = 'test -e "$f" && echo "$(cat ${f%.pb}.header) $(base64 -w0 "$f")"'
+    listing = host(PROXY).check_output(f"cd {TRACES} && for f in *.pb; do {each}; done; true")
+    return [(spans(base64.b64decode(body)), digest) for digest, body in (line.split() for line in listing.splitlines())]
+
+
+def test_tracing_turned_on_sends_a_server_span_of_a_request_through_the_proxy(deploy, served, http_probe):
+    proxy = host(PROXY)
+    script = (PROJECT / "molecule" / "otlp_collector.py").read_text()
+    proxy.run_expect([0], f"cat > {COLLECTOR} <<'PYEOF'\n{script}\nPYEOF")
+    proxy.run(f"systemctl stop pyops-otlp-collector; systemctl reset-failed pyops-otlp-collector; rm -rf {TRACES}")
+    proxy.run_expect(
+        [0], f"systemd-run --unit=pyops-otlp-collector --collect python3 {COLLECTOR} {TRACES} 4318 {OTLP_HEADER}"
+    )
+    address = proxy.check_output("hostname -I").split()[0]
+    key = f"otlp-key-{uuid.uuid4().hex}"
+    settings = {
+        "app_server_otel_enabled": True,
+        "app_server_otel_endpoint": f"http://{address}:4318",
+        "app_server_otel_headers": {OTLP_HEADER: key},
+        "app_server_otel_resource_attributes": {"deployment.environment.name": "molecule"},
+    }
+    live = current(APPS[0])
+    # Not code-only: the deploy's app_server run writes the settings and restarts the live release first.
+    run = deploy("v21", "-e", json.dumps(settings))
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert key not in run.stdout + run.stderr
+    assert served() == ({"v21"}, set(APPS))
+    for app in APPS:
+        h = host(app)
+        # The live release, built without the packages, served on untraced after that restart, and said why.
+        journal = h.run("journalctl -q --no-pager -o cat -u sample.service").stdout
+        assert "lacks opentelemetry-distro: serving without traces" in journal, app
+        assert not h.file(f"{ROOT}/releases/{live}/venv/bin/opentelemetry-instrument").exists
+        assert h.file(f"{ROOT}/releases/v21/venv/bin/opentelemetry-instrument").exists, app
+        sbom = json.loads(h.file(f"{ROOT}/releases/v21/.pyops-sbom.cdx.json").content_string)
+        listed = {canonical(c["name"]): c["version"] for c in sbom["components"]}
+        assert listed.get("opentelemetry-distro") == "0.66b1", app  # the release's SBOM names what it runs
+        # The key is in the root-owned environment file only: not in a unit, not in the server's config.
+        assert h.run(f"grep -rlF {key} /etc/systemd/system /etc/sample/gunicorn.conf.py").rc == 1, app
+
+    marker = uuid.uuid4().hex
+    assert http_probe(proxy, "https://localhost", f"/healthz?trace={marker}")["failed"] == 0
+
+    def requested():
+        return [
+            (span, digest)
+            for exported, digest in received_traces()
+            for span in exported
+            if marker in str(span["attributes"].get("http.target", span["attributes"].get("url.query", "")))
+        ]
+
+    wait_for("the request's span at the collector", requested, 60)
+    [(span, digest)] = requested()
+    attributes = span["attributes"]
+    assert span["kind"] == SERVER, span
+    assert attributes["http.route"] == "/healthz", attributes
+    assert attributes.get("http.status_code", attributes.get("http.response.status_code")) == 200, attributes
+    assert span["resource"]["service.name"] == "sample", span["resource"]
+    assert span["resource"]["deployment.environment.name"] == "molecule", span["resource"]
+    # The header came with the export (compared by digest: the collector never writes it).
+    assert digest == hashlib.sha256(key.encode()).hexdigest()
+    proxy.run("systemctl stop pyops-otlp-collector")
 
 
 # Last: the proxy asks with Host: localhost, which this release refuses.
