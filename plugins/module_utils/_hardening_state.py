@@ -7,8 +7,8 @@
 Plain Python (no AnsibleModule), Python 3.8 compatible, stdlib only. It reads, as root: the units'
 states (one ``systemctl show``), whether a group exists and which users are missing or outside it,
 the accounts with an empty password field in the shadow file (names only, never a hash), the size of
-an RSA public host key, which paths exist, how many Diffie-Hellman moduli are too small, and which
-nftables tables are loaded. It changes nothing; ``run`` runs a command (argv) and returns
+an RSA public host key, which paths exist, how many Diffie-Hellman moduli are too small, the setuid
+and setgid programs, and which nftables tables are loaded. It changes nothing; ``run`` runs a command (argv) and returns
 ``(rc, stdout, stderr)``.
 """
 
@@ -19,6 +19,7 @@ import binascii
 import grp
 import os
 import pwd
+import stat
 import struct
 
 UNIT_PROPERTIES = "--property=ActiveState,UnitFileState"
@@ -120,6 +121,40 @@ def small_moduli(path, min_size):
     return count
 
 
+def setid_programs(directories):
+    """The setuid and setgid regular files under ``directories``, sorted, as ``find DIRS -xdev -type f -perm /6000``.
+
+    No link is followed and no other file system entered; unreadable entries are passed over.
+    """
+    found = []
+    for top in directories:
+        try:
+            top_info = os.lstat(top)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(top_info.st_mode):
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            kept = []
+            for name in dirnames:
+                try:
+                    info = os.lstat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                if stat.S_ISDIR(info.st_mode) and info.st_dev == top_info.st_dev:
+                    kept.append(name)
+            dirnames[:] = kept
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode) and info.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                    found.append(path)
+    return sorted(found)
+
+
 def nft_tables_loaded(tables, run, nft):
     """The tables (``family name``) of ``tables`` that are loaded; none without the nft program."""
     if not nft:
@@ -143,5 +178,6 @@ def read_state(params, run, systemctl="systemctl", nft=None):
     result["paths_present"] = [path for path in params.get("paths") or [] if os.path.exists(path)]
     moduli = params.get("moduli")
     result["small_moduli"] = small_moduli(moduli, params.get("moduli_min_size", 3071)) if moduli else 0
+    result["setid_programs"] = setid_programs(params.get("setid_directories") or [])
     result["nft_tables_loaded"] = nft_tables_loaded(params.get("nft_tables") or [], run, nft)
     return result

@@ -13,7 +13,8 @@ description:
     is not as it makes it. Each option asks for one part; the parts not asked for are returned empty.
   - The units' states come from one C(systemctl show); the accounts from the user and group databases;
     the accounts with an empty password field from the shadow file (only their names are returned);
-    the RSA host key's size from its public key file; the loaded nftables tables from C(nft list table).
+    the RSA host key's size from its public key file; the setuid and setgid programs as
+    C(find -xdev -type f -perm /6000) finds them; the loaded nftables tables from C(nft list table).
   - It changes nothing.
 author:
   - pyops.deploy maintainers (@pyops)
@@ -53,6 +54,13 @@ options:
     description: The smallest size field (the modulus' bits minus one) a modulus keeps in O(moduli).
     type: int
     default: 3071
+  setid_directories:
+    description:
+      - Directories searched, without following links or entering other file systems, for the setuid and
+        setgid programs RV(setid_programs) lists.
+    type: list
+    elements: path
+    default: []
   nft_tables:
     description: nftables tables, as C(family name), whose presence in the running rule set RV(nft_tables_loaded) gives.
     type: list
@@ -86,6 +94,7 @@ EXAMPLES = r"""
     rsa_public_key: /etc/ssh/ssh_host_rsa_key.pub
     paths: [/etc/ssh/ssh_host_ed25519_key]
     moduli: /etc/ssh/moduli
+    setid_directories: [/usr/bin, /usr/sbin]
     nft_tables: [inet pyops_filter]
   register: host_state
 """
@@ -142,6 +151,12 @@ small_moduli:
   returned: success
   type: int
   sample: 0
+setid_programs:
+  description: The setuid and setgid regular files under O(setid_directories), sorted.
+  returned: success
+  type: list
+  elements: str
+  sample: [/usr/bin/passwd, /usr/bin/sudo]
 nft_tables_loaded:
   description: The tables of O(nft_tables) that are loaded.
   returned: success
@@ -166,6 +181,7 @@ def main():
             "paths": {"type": "list", "elements": "path", "default": []},
             "moduli": {"type": "path"},
             "moduli_min_size": {"type": "int", "default": 3071},
+            "setid_directories": {"type": "list", "elements": "path", "default": []},
             "nft_tables": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,

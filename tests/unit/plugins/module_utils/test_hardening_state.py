@@ -125,6 +125,25 @@ def test_small_moduli_are_the_lines_the_drop_removes(tmp_path):
     assert hs.small_moduli(str(tmp_path / "missing"), 3071) == 0, "no OpenSSH server yet"
 
 
+def test_setid_programs_as_find_lists_them(tmp_path):
+    bin_dir, lib = tmp_path / "bin", tmp_path / "lib"
+    (lib / "sub").mkdir(parents=True)
+    bin_dir.mkdir()
+    for path, mode in (
+        (bin_dir / "sudo", 0o4755),
+        (bin_dir / "wall", 0o2755),
+        (bin_dir / "ls", 0o755),
+        (lib / "sub" / "helper", 0o4750),
+    ):
+        path.write_text("")
+        path.chmod(mode)
+    # A link to a setuid program is not one; a linked directory is not entered.
+    (bin_dir / "sudo-link").symlink_to(bin_dir / "sudo")
+    (lib / "linked").symlink_to(bin_dir)
+    found = hs.setid_programs([str(bin_dir), str(lib), str(tmp_path / "missing"), str(bin_dir / "ls")])
+    assert found == [str(bin_dir / "sudo"), str(bin_dir / "wall"), str(lib / "sub" / "helper")]
+
+
 def test_nft_tables_loaded():
     run = FakeRun()
     assert hs.nft_tables_loaded(["inet pyops_filter", "ip other"], run, "/usr/sbin/nft") == ["inet pyops_filter"]
@@ -145,6 +164,8 @@ def host(tmp_path, monkeypatch):
     (tmp_path / "ssh_host_rsa_key.pub").write_text(rsa_pub(2048))
     (tmp_path / "ssh_host_ed25519_key").write_text("key\n")
     (tmp_path / "moduli").write_text("20230316052119 2 6 100 2047 5 D4F4\n")
+    (tmp_path / "setuid").write_text("")
+    (tmp_path / "setuid").chmod(0o4755)
     return tmp_path
 
 
@@ -158,6 +179,7 @@ def test_module_reads_the_same_in_check_mode_and_changes_nothing(capsys, host):
         "paths": [str(host / "ssh_host_ed25519_key"), str(host / "missing")],
         "moduli": str(host / "moduli"),
         "nft_tables": ["inet pyops_filter"],
+        "setid_directories": [str(host)],
     }
     before = sorted((p.name, p.read_bytes()) for p in host.iterdir())
     results = [run_module(hardening_state, capsys, args, check=check) for check in (True, False, True, False)]
@@ -175,6 +197,7 @@ def test_module_reads_the_same_in_check_mode_and_changes_nothing(capsys, host):
     assert result["paths_present"] == [str(host / "ssh_host_ed25519_key")]
     assert result["small_moduli"] == 1
     assert result["nft_tables_loaded"] == ["inet pyops_filter"]
+    assert result["setid_programs"] == [str(host / "setuid")]
     assert sorted((p.name, p.read_bytes()) for p in host.iterdir()) == before
 
 
