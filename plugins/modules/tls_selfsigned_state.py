@@ -121,7 +121,7 @@ def main():
         argument_spec={
             "directory": {"type": "path", "required": True},
             "directory_mode": {"type": "raw", "default": "0700"},
-            "key_mode": {"type": "raw", "default": "0600"},
+            "key_mode": {"type": "raw", "default": "0600", "no_log": False},
             "public_mode": {"type": "raw", "default": "0644"},
             "owner": {"type": "str", "default": "root"},
             "group": {"type": "str", "default": "root"},
