@@ -4,12 +4,12 @@
 
 """The host state the hardening role decides by, read at once, behind ``pyops.deploy.hardening_state``.
 
-Plain Python (no AnsibleModule), Python 3.8 compatible, stdlib only. It reads, as root: the units'
-states (one ``systemctl show``), whether a group exists and which users are missing or outside it,
-the accounts with an empty password field in the shadow file (names only, never a hash), the size of
-an RSA public host key, which paths exist, how many Diffie-Hellman moduli are too small, the setuid
-and setgid programs, and which nftables tables are loaded. It changes nothing; ``run`` runs a command (argv) and returns
-``(rc, stdout, stderr)``.
+Plain Python (no AnsibleModule), Python 3.8 compatible, stdlib only. It reads, as root: the
+installed packages (dpkg's status file), the units' states (one ``systemctl show``), whether a group
+exists and which users are missing or outside it, the accounts with an empty password field in the
+shadow file (names only, never a hash), the size of an RSA public host key, which paths exist, how
+many Diffie-Hellman moduli are too small, the setuid and setgid programs, and which nftables tables
+are loaded. It changes nothing; ``run`` runs a command (argv) and returns ``(rc, stdout, stderr)``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,30 @@ import stat
 import struct
 
 UNIT_PROPERTIES = "--property=ActiveState,UnitFileState"
+# dpkg states of a package that is not (or no longer) installed.
+NOT_INSTALLED = ("not-installed", "config-files")
+
+
+def installed_packages(status="/var/lib/dpkg/status"):
+    """The installed packages' versions by name, from dpkg's status file (as package_facts lists them).
+
+    A package counts in every state but not-installed and config-files (a half-configured one is
+    installed); of a package installed for several architectures, the first version is kept.
+    """
+    packages = {}
+    fields = {}
+    with open(status, encoding="utf-8", errors="replace") as handle:
+        for line in [*handle, "\n"]:
+            if not line.strip():
+                name, state = fields.get("Package"), fields.get("Status", "").split()
+                if name and state and state[-1] not in NOT_INSTALLED:
+                    packages.setdefault(name, fields.get("Version", ""))
+                fields = {}
+            elif line[0] not in " \t":
+                key, _, value = line.partition(":")
+                if key in ("Package", "Status", "Version"):
+                    fields[key] = value.strip()
+    return packages
 
 
 def units(names, run, systemctl="systemctl"):
@@ -165,6 +189,8 @@ def nft_tables_loaded(tables, run, nft):
 def read_state(params, run, systemctl="systemctl", nft=None):
     """Everything ``params`` asks for (the module's options), as the module returns it."""
     result = {}
+    status = params.get("dpkg_status") or "/var/lib/dpkg/status"
+    result["packages"] = installed_packages(status) if params.get("packages") else {}
     result["units_active"], result["units_enabled"] = units(params.get("units") or [], run, systemctl)
     group = params.get("group") or ""
     result["group_exists"], result["users_missing"], result["users_outside_group"] = group_state(

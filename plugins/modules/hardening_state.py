@@ -11,14 +11,24 @@ version_added: 0.1.0
 description:
   - Reads, as root, what the hardening role's tasks act on, so that each of them runs only when the host
     is not as it makes it. Each option asks for one part; the parts not asked for are returned empty.
-  - The units' states come from one C(systemctl show); the accounts from the user and group databases;
-    the accounts with an empty password field from the shadow file (only their names are returned);
-    the RSA host key's size from its public key file; the setuid and setgid programs as
-    C(find -xdev -type f -perm /6000) finds them; the loaded nftables tables from C(nft list table).
+  - The installed packages come from dpkg's status file (every state but C(not-installed) and
+    C(config-files)), without python3-apt; the units' states from one C(systemctl show); the accounts
+    from the user and group databases; the accounts with an empty password field from the shadow file
+    (only their names are returned); the RSA host key's size from its public key file; the setuid and
+    setgid programs as C(find -xdev -type f -perm /6000) finds them; the loaded nftables tables from
+    C(nft list table).
   - It changes nothing.
 author:
   - pyops.deploy maintainers (@pyops)
 options:
+  packages:
+    description: Whether to list the installed packages (RV(packages)), from dpkg's status file.
+    type: bool
+    default: false
+  dpkg_status:
+    description: dpkg's status file, read for O(packages).
+    type: path
+    default: /var/lib/dpkg/status
   units:
     description: Units whose active and enabled states RV(units_active) and RV(units_enabled) give.
     type: list
@@ -76,7 +86,9 @@ attributes:
   platform:
     support: full
     platforms: posix
-    description: Needs systemd for O(units) and the nft program for O(nft_tables) (without it, no table is loaded).
+    description: >-
+      Needs dpkg for O(packages), systemd for O(units) and the nft program for O(nft_tables) (without it,
+      no table is loaded).
   idempotent:
     support: full
     description: It changes nothing.
@@ -87,6 +99,7 @@ notes:
 EXAMPLES = r"""
 - name: Read the host state the role decides by
   pyops.deploy.hardening_state:
+    packages: true
     units: [ssh.service, ssh.socket, fail2ban.service]
     group: sudo
     users: [deploy]
@@ -100,6 +113,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+packages:
+  description: With O(packages), the installed packages' versions by name.
+  returned: success
+  type: dict
+  sample: {openssh-server: "1:9.2p1-2+deb12u3", nftables: "1.0.6-2+deb12u2"}
 units_active:
   description: The units of O(units) whose ActiveState is C(active).
   returned: success
@@ -173,6 +191,8 @@ from ansible_collections.pyops.deploy.plugins.module_utils._hardening_state impo
 def main():
     module = AnsibleModule(
         argument_spec={
+            "packages": {"type": "bool", "default": False},
+            "dpkg_status": {"type": "path", "default": "/var/lib/dpkg/status"},
             "units": {"type": "list", "elements": "str", "default": []},
             "group": {"type": "str", "default": ""},
             "users": {"type": "list", "elements": "str", "default": []},

@@ -10,7 +10,9 @@ import base64
 import grp
 import os
 import pwd
+import shutil
 import struct
+import subprocess
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
@@ -51,6 +53,63 @@ class FakeRun:
             return 0, SHOW, ""
         table = " ".join(argv[3:])
         return (0, f"table {table} {{\n}}\n", "") if table in self.loaded else (1, "", "Error: No such file")
+
+
+STATUS = """Package: openssh-server
+Status: install ok installed
+Priority: optional
+Version: 1:9.2p1-2+deb12u3
+Description: secure shell (SSH) server
+ a continuation line: Package: not-a-package
+Architecture: amd64
+
+Package: libc6
+Status: install ok installed
+Architecture: amd64
+Version: 2.36-9+deb12u9
+
+Package: libc6
+Status: install ok installed
+Architecture: i386
+Version: 2.36-9+deb12u8
+
+Package: chrony
+Status: deinstall ok config-files
+Version: 4.3-2
+
+Package: ntp
+Status: purge ok not-installed
+
+Package: nginx
+Status: install ok half-configured
+Version: 1.22.1-9"""
+
+
+def test_installed_packages_from_dpkg_status(tmp_path):
+    status = tmp_path / "status"
+    status.write_text(STATUS)
+    assert hs.installed_packages(str(status)) == {
+        "openssh-server": "1:9.2p1-2+deb12u3",
+        "libc6": "2.36-9+deb12u9",
+        "nginx": "1.22.1-9",
+    }
+
+
+def test_packages_match_dpkg_query_here():
+    if not os.path.exists("/var/lib/dpkg/status") or not shutil.which("dpkg-query"):
+        pytest.skip("needs dpkg")
+    listed = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Status} ${Package} ${Version}\\n"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    expected = {}
+    for line in listed:
+        state, name, *version = line.split()
+        if state not in hs.NOT_INSTALLED:
+            expected.setdefault(name, version[0] if version else "")
+    assert hs.installed_packages() == expected
 
 
 def test_units_split_by_block_in_the_order_given():
@@ -164,6 +223,7 @@ def host(tmp_path, monkeypatch):
     (tmp_path / "ssh_host_rsa_key.pub").write_text(rsa_pub(2048))
     (tmp_path / "ssh_host_ed25519_key").write_text("key\n")
     (tmp_path / "moduli").write_text("20230316052119 2 6 100 2047 5 D4F4\n")
+    (tmp_path / "status").write_text(STATUS)
     (tmp_path / "setuid").write_text("")
     (tmp_path / "setuid").chmod(0o4755)
     return tmp_path
@@ -180,6 +240,8 @@ def test_module_reads_the_same_in_check_mode_and_changes_nothing(capsys, host):
         "moduli": str(host / "moduli"),
         "nft_tables": ["inet pyops_filter"],
         "setid_directories": [str(host)],
+        "packages": True,
+        "dpkg_status": str(host / "status"),
     }
     before = sorted((p.name, p.read_bytes()) for p in host.iterdir())
     results = [run_module(hardening_state, capsys, args, check=check) for check in (True, False, True, False)]
@@ -190,6 +252,7 @@ def test_module_reads_the_same_in_check_mode_and_changes_nothing(capsys, host):
     result = results[0]
     assert result["units_active"] == ["ssh.service", "fail2ban.service"]
     assert result["units_enabled"] == ["ssh.service", "ssh.socket"]
+    assert result["packages"] == {"openssh-server": "1:9.2p1-2+deb12u3", "libc6": "2.36-9+deb12u9", "nginx": "1.22.1-9"}
     assert result["group_exists"] is True
     assert result["users_missing"] == ["no-such-user-pyops"]
     assert result["empty_password_accounts"] == [], "not asked for"
@@ -205,6 +268,7 @@ def test_module_without_options_reads_nothing(capsys, host):
     result = run_module(hardening_state, capsys, {})
     assert result["changed"] is False
     assert result["units_active"] == result["units_enabled"] == result["paths_present"] == []
+    assert result["packages"] == {}
     assert (result["group_exists"], result["rsa_public_key_bits"], result["small_moduli"]) == (False, 0, 0)
 
 
