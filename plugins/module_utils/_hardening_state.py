@@ -43,7 +43,7 @@ def installed_packages(status="/var/lib/dpkg/status"):
                     packages.setdefault(name, fields.get("Version", ""))
                 fields = {}
             elif line[0] not in " \t":
-                key, _, value = line.partition(":")
+                key, _sep, value = line.partition(":")
                 if key in ("Package", "Status", "Version"):
                     fields[key] = value.strip()
     return packages
