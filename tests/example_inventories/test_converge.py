@@ -251,7 +251,7 @@ def prepare_hosts(name, inventory):
         sh(name, "proxies", add_hosts, "\n".join(names) + "\n")
         tls = site.get("tls", {})
         if tls.get("certificate"):
-            pki = inventory / "files" / "pki"
+            pki = inventory / ".pki"
             pem = (pki / "site.pem").read_text() + (pki / "ca.pem").read_text()
             sh(name, "proxies", f"install -d -m 0755 $(dirname {tls['certificate']}) && cat >{tls['certificate']}", pem)
             key = (pki / "site.key").read_text()
@@ -382,7 +382,7 @@ def test_the_app_answers_through_the_proxy(converged, name):
     inventory, proxy = result["inventory"], result["ips"]["proxies"]
     ipaddress.ip_address(proxy)
     site = group_vars(inventory, "proxies", "proxy.yml")["reverse_proxy_sites"][0]
-    trust = ["--cacert", str(inventory / "files" / "pki" / "ca.pem")] if site.get("tls") else ["--insecure"]
+    trust = ["--cacert", str(inventory / ".pki" / "ca.pem")] if site.get("tls") else ["--insecure"]
     for server_name in site["server_names"]:
         reply = subprocess.run(
             ["curl", "-sS", "--max-time", "20", "--resolve", f"{server_name}:443:{proxy}", *trust]
