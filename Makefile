@@ -19,7 +19,8 @@ SLOW_FIRST  := proxy e2e python_source inventories deploy alone hardening monito
 export EE_BASE_IMAGE ?= localhost/pyops-testhost:debian12
 JOBS        ?= 2
 SCENARIO    ?= runtime
-APT_NEEDS   := podman runc debootstrap netavark aardvark-dns iptables openssh-client
+# chromium: the e2e looks at the sandbox's Nagios web interface in it, headless (tests/e2e/nagios_web.py).
+APT_NEEDS   := podman runc debootstrap netavark aardvark-dns iptables openssh-client chromium
 INOTIFY_INSTANCES := 1024
 # The Django sample's unit tests start a throwaway PostgreSQL server of their own (tests/examples).
 APT_UNIT_NEEDS := postgresql
@@ -56,7 +57,7 @@ $(VENV_SSLYZE)/bin/sslyze: requirements/sslyze.txt | $(BIN)/ansible
 venv-sslyze: $(VENV_SSLYZE)/bin/sslyze  ## Create build/venv-sslyze: sslyze, for molecule/proxy's Mozilla TLS check
 
 .PHONY: host-packages
-host-packages:  ## Install podman, runc, debootstrap and the SSH client when missing; raise the inotify instance limit
+host-packages:  ## Install podman, runc, debootstrap, the SSH client and Chromium when missing; raise the inotify instance limit
 	@missing=$$(for p in $(APT_NEEDS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $$missing; fi
 	@# Every container's systemd, journald and rsyslog take inotify instances from root's one per-host

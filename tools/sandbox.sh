@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The `sandbox` inventory's hosts: a proxy, two app hosts and a monitoring host as podman containers
-# running systemd on one network. The proxy's HTTP and HTTPS ports are published on 127.0.0.1 only.
+# running systemd on one network. The proxy's HTTP and HTTPS ports and the monitoring host's Nagios web
+# interface (HTTPS) are published on 127.0.0.1 only.
 # usage: tools/sandbox.sh up|down|info
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,14 +10,22 @@ network=pyops-sandbox
 # Fixed addresses, so that inventories/sandbox/hosts.yml can name them: Ansible reaches the hosts
 # over SSH on this network, as it reaches production hosts.
 subnet=10.213.77.0/24
+# Connections through a published port reach a host from this address (its firewall admits the
+# monitoring host's Nagios web interface from here: inventories/sandbox/group_vars/monitoring).
+gateway=10.213.77.1
 http_port=${PYOPS_SANDBOX_HTTP_PORT:-8080}
 https_port=${PYOPS_SANDBOX_HTTPS_PORT:-8443}
+nagios_port=${PYOPS_SANDBOX_NAGIOS_PORT:-8444}
+# The web interface's password, made on the first `up` by tools/sandbox_monitoring_host.yml (which names
+# this path) and kept; printed by `info` as it is written here.
+# shellcheck disable=SC2088  # shown, not opened
+nagios_password_file="~/.cache/pyops/sandbox/nagios-web-password"
 # name image [podman args...]. Every host loads its own nftables firewall (the hardening role): NET_ADMIN.
 hosts=(
     "pyops-sandbox-proxy debian12 --ip 10.213.77.10 --publish 127.0.0.1:$http_port:80 --publish 127.0.0.1:$https_port:443"
     "pyops-sandbox-app1 debian12 --ip 10.213.77.11"
     "pyops-sandbox-app2 debian13 --ip 10.213.77.12"
-    "pyops-sandbox-monitor debian12 --ip 10.213.77.13"
+    "pyops-sandbox-monitor debian12 --ip 10.213.77.13 --publish 127.0.0.1:$nagios_port:443"
 )
 
 # systemd inside must be up before Ansible starts installing services. A container whose init
@@ -37,7 +46,7 @@ wait_for_systemd() {  # name
 }
 
 up() {
-    podman network exists "$network" || podman network create --subnet "$subnet" "$network" >/dev/null
+    podman network exists "$network" || podman network create --subnet "$subnet" --gateway "$gateway" "$network" >/dev/null
     local line name image
     for line in "${hosts[@]}"; do
         read -r name image args <<<"$line"
@@ -73,6 +82,7 @@ info() {
 
 The sandbox is up: $(podman ps --filter name=pyops-sandbox --format '{{.Names}}' | paste -sd' ').
   https://127.0.0.1:$https_port/healthz   (the sample app through the proxy: curl -k, the certificate is self-signed)
+  https://127.0.0.1:$nagios_port/nagios4/  (Nagios, self-signed too: user nagiosadmin, password in $nagios_password_file)
 Next:
   ansible-playbook site.yml -i inventories/sandbox          # converge again: reports changed=0
   ansible-playbook pyops.deploy.deploy -i inventories/sandbox -e deploy_src_dir=\$PWD/examples/flask_app -e deploy_release=v2

@@ -16,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
+import nagios_web
 import pytest
 import yaml
 from lynis_index import MISREAD_TESTS, hardening_indexes
@@ -58,6 +59,12 @@ CHECK_NRPE = (
     " -L 'ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL'"
     f" -C {NRPE_CLIENT_DIR}/client.pem -K {NRPE_CLIENT_DIR}/client.key"
 )
+
+# The fleet's services of an app host (the sandbox inventory's system checks and app checks).
+APP_SERVICES = {
+    "Load", "Disk", "Swap", "Memory", "Processes", "Time offset",
+    "sample health", "sample workers", "sample unit sample.service",
+}  # fmt: skip
 
 
 def test_the_collection_comes_from_the_projects_requirements(awx_project):
@@ -247,6 +254,80 @@ def test_zabbix_agents_answer_the_monitoring_host_with_their_psk():
             f"--tls-psk-identity {app} --tls-psk-file /tmp/{app}.psk"
         )
         assert value == "1"
+
+
+# Nagios's web interface on the monitoring host (tools/sandbox_monitoring_host.yml, issue 25 item 3):
+# HTTPS with the sandbox's own certificate, published on 127.0.0.1 only, nothing without the password.
+def test_nagios_web_needs_the_password_and_only_this_machine_reaches_it():
+    secret = nagios_web.password()
+    for path in ("/", "/nagios4/", nagios_web.STATUS_PAGE, "/nagios4/cgi-bin/cmd.cgi", "/cgi-bin/nagios4/status.cgi"):
+        status, headers = nagios_web.request(path)
+        assert status == 401, path
+        assert headers["WWW-Authenticate"].startswith("Basic "), headers
+        assert nagios_web.request(path, nagios_web.USER, secret + "x")[0] == 401, path
+    assert nagios_web.request(nagios_web.STATUS_PAGE, nagios_web.USER, secret)[0] == 200
+    certificate = podman_host(MONITOR).file(nagios_web.CERTIFICATE).content_string
+    assert nagios_web.served_certificate() == ssl.PEM_cert_to_DER_cert(certificate)
+    # The firewall passes podman's published port (from the network's gateway), no sandbox host.
+    probe = f"python3 -c 'import socket; socket.create_connection((\"{MONITOR}\", 443), timeout=3)'"
+    for host in (PROXY, APPS[0]):
+        assert podman_host(host).run(probe).rc != 0, f"{host} reaches the monitoring host's port 443"
+
+
+def app_rows(browser, hosts, wanted, timeout=120):
+    """The status page's rows of the app hosts, once each app host shows exactly the fleet's services
+    and wanted(rows) holds; the last rows seen in the failure message otherwise. The hosts' checks
+    are forced now and every 20 s (a check that ran while a unit was still starting is retried
+    by Nagios only a minute later)."""
+    deadline = time.monotonic() + timeout
+    forced = 0
+    while True:
+        if time.monotonic() - forced > 20:
+            nagios_web.force_checks(podman_host(MONITOR), hosts)
+            forced = time.monotonic()
+        status, rows = browser.page(nagios_web.STATUS_PAGE)
+        assert status == 200, status
+        rows = [row for row in rows if row["host"] in APPS]
+        complete = all({r["service"] for r in rows if r["host"] == app} == APP_SERVICES for app in APPS)
+        if complete and wanted(rows):
+            return rows
+        assert time.monotonic() < deadline, "the page never showed it:\n" + "\n".join(map(str, rows))
+        time.sleep(2)
+
+
+# What an operator's browser shows (headless Chromium): every service of the app servers OK, and the
+# health check of the host whose app was stopped CRITICAL once Nagios checked it. The app is started
+# again: the tests after this one find the site as the first run left it.
+def test_nagios_web_shows_the_app_servers_ok_and_a_stopped_app_critical():
+    stopped = APPS[0]
+    with nagios_web.Chromium(nagios_web.USER, nagios_web.password()) as browser:
+        # Only the fleet's hosts: Debian's sample "localhost" objects are not loaded.
+        status, rows = browser.page(nagios_web.STATUS_PAGE)
+        assert status == 200 and {row["host"] for row in rows} == {PROXY, *APPS, MONITOR}, rows
+        app_rows(browser, APPS, lambda rows: all(row["state"] == "OK" for row in rows))
+        try:
+            # The socket too: a connection to it (the health check's) would start the app again.
+            podman_host(stopped).run_expect([0], "systemctl stop sample.socket sample.service")
+            rows = app_rows(
+                browser,
+                [stopped],
+                lambda rows: any(
+                    r["host"] == stopped and r["service"] == "sample health" and r["state"] == "CRITICAL" for r in rows
+                ),
+            )
+            assert all(row["state"] == "OK" for row in rows if row["host"] != stopped), rows
+        finally:
+            podman_host(stopped).run_expect([0], "systemctl start sample.socket sample.service")
+            answers = (
+                "systemctl is-active -q sample.service && python3 -c"
+                " 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:8000/healthz\")'"
+            )
+            for _attempt in range(30):
+                if podman_host(stopped).run(answers).rc == 0:
+                    break
+                time.sleep(1)
+        app_rows(browser, [stopped], lambda rows: all(row["state"] == "OK" for row in rows))
+    assert served()[1] == set(APPS)
 
 
 def main_pids():

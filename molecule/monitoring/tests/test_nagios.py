@@ -59,6 +59,9 @@ def test_configuration_verifies(mon):
     assert f"cfg_file={FLEET}" in main.splitlines()
     assert mon.run("nagios4 -v /etc/nagios4/nagios.cfg").rc == 0
     assert mon.service("nagios4").is_running
+    # Debian's sample objects (nagios_agent_server_unload_cfg_files) are gone from what Nagios runs.
+    assert "cfg_file=/etc/nagios4/objects/localhost.cfg" not in main.splitlines()
+    assert "localhost" not in {host for host, _service in service_status(mon)}
 
 
 def test_controller_copy_matches_the_loaded_objects(mon):
