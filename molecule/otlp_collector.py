@@ -98,6 +98,19 @@ def spans(body):
     return found
 
 
+def marked(received, marker):
+    """[(span, digest)] of the received exports' spans whose request target or query holds `marker`.
+
+    `received` is [(spans, digest)], one per export; old instrumentations name the target http.target,
+    new ones url.query."""
+    return [
+        (span, digest)
+        for exported, digest in received
+        for span in exported
+        if marker in str(span["attributes"].get("http.target", span["attributes"].get("url.query", "")))
+    ]
+
+
 def main():
     directory, port = sys.argv[1], int(sys.argv[2])
     header = sys.argv[3] if len(sys.argv) > 3 else ""

@@ -196,12 +196,7 @@ def test_a_request_through_the_proxy_reaches_the_collector_as_a_server_span(awx_
     assert status == 200, body
 
     def requested():
-        return [
-            (span, digest)
-            for exported, digest in received_traces()
-            for span in exported
-            if marker in str(span["attributes"].get("http.target", span["attributes"].get("url.query", "")))
-        ]
+        return otlp.marked(received_traces(), marker)
 
     deadline = time.monotonic() + 60
     while not requested() and time.monotonic() < deadline:

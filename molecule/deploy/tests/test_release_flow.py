@@ -32,7 +32,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from otlp_collector import SERVER, spans
+from otlp_collector import SERVER, marked, spans
 from scenario_hosts import scenario_host
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
@@ -812,12 +812,7 @@ def test_tracing_turned_on_sends_a_server_span_of_a_request_through_the_proxy(de
     assert http_probe(proxy, "https://localhost", f"/healthz?trace={marker}")["failed"] == 0
 
     def requested():
-        return [
-            (span, digest)
-            for exported, digest in received_traces()
-            for span in exported
-            if marker in str(span["attributes"].get("http.target", span["attributes"].get("url.query", "")))
-        ]
+        return marked(received_traces(), marker)
 
     wait_for("the request's span at the collector", requested, 60)
     [(span, digest)] = requested()
