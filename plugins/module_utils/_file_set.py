@@ -7,8 +7,8 @@
 Plain Python (no AnsibleModule), Python 3.8 compatible, stdlib only. Each kind of entry does what the
 task it stands for does:
 
-- ``directories``: ``ansible.builtin.file`` with ``state: directory`` (missing parents are made, then
-  the directory gets its owner, group and mode);
+- ``directories``: ``ansible.builtin.file`` with ``state: directory`` (the directory and each missing
+  parent made get its owner, group and mode);
 - ``files``: ``ansible.builtin.copy``/``template`` (the whole content, owner, group and mode; a new
   content goes to a temporary file next to the path, is checked by ``validate`` when given, and is
   renamed over the path);
@@ -273,11 +273,15 @@ def _apply(change, run):
     path = change["path"]
     if change["kind"] == "directory":
         if change["create"]:
-            # Missing parents as mkdir -p (and ansible.builtin.file) makes them: mode 0777 less the umask.
-            parent = os.path.dirname(path)
-            if not os.path.isdir(parent):
-                os.makedirs(parent)
-            os.mkdir(path, 0o700)
+            # Missing parents as ansible.builtin.file makes them: each new one gets the directory's owner,
+            # group and mode, whatever the umask (a hardened 0027 would leave them 0750 root:root).
+            missing = [path]
+            while not os.path.isdir(os.path.dirname(missing[-1])):
+                missing.append(os.path.dirname(missing[-1]))
+            for directory in reversed(missing):
+                os.mkdir(directory, 0o700)
+                _set_attributes_of(directory, change["attributes"], NOFOLLOW_FLAGS | os.O_DIRECTORY)
+            return None
         _set_attributes_of(path, change["attributes"], NOFOLLOW_FLAGS | os.O_DIRECTORY)
         return None
     if change["kind"] == "attributes":

@@ -25,8 +25,8 @@ author:
 options:
   directories:
     description:
-      - Directories that must exist with this owner, group and mode, made with their missing parents as
-        C(mkdir -p) makes them. The files may be in them.
+      - Directories that must exist with this owner, group and mode. Missing parents are made with the same
+        owner, group and mode, as M(ansible.builtin.file) makes them, whatever the umask. The files may be in them.
     type: list
     elements: dict
     default: []

@@ -153,3 +153,18 @@ def test_missing_parents_of_the_directory_are_made(run, tmp_path):
     assert (tmp_path / "usr" / "local" / "plugins" / "check_one").read_text() == "#!/bin/sh\necho ok\n"
     assert stat.S_IMODE((tmp_path / "usr" / "local" / "plugins").stat().st_mode) == 0o750
     assert run(**args)["changed"] is False
+
+
+def test_made_parents_get_the_directorys_mode_whatever_the_umask(run, tmp_path):
+    # As ansible.builtin.file makes them: under a hardened umask (0027, root's on Debian 13 with the
+    # hardening role), a parent left at 0750 root:root keeps NRPE's plugins out of the nagios user's reach.
+    args = {"directories": [{"path": str(tmp_path / "lib" / "nagios" / "plugins"), "mode": "0755", **OWNER}]}
+    old = os.umask(0o027)
+    try:
+        assert run(**args)["changed"] is True
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "lib").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "lib" / "nagios").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "lib" / "nagios" / "plugins").stat().st_mode) == 0o755
+    assert run(**args)["changed"] is False
