@@ -20,20 +20,14 @@ import pwd
 import re
 import stat
 
+from ansible_collections.pyops.deploy.plugins.module_utils._file_modes import account_id, parse_mode
+
 PUBLIC_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----\n.*?\n-----END PUBLIC KEY-----", re.S)
 SAN_HEADER = "X509v3 Subject Alternative Name:"
 
 
 class Stale(Exception):
     """What makes one certificate's files differ from what the role makes; never holds file content."""
-
-
-def _uid(owner):
-    return int(owner) if str(owner).isdigit() else pwd.getpwnam(owner).pw_uid
-
-
-def _gid(group):
-    return int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid
 
 
 def check_node(path, kind, mode, uid, gid):
@@ -111,19 +105,20 @@ def read_state(params, run, openssl):
     """The names whose files are current and the stale ones with why, as the module returns them."""
     result = {"current": [], "stale": [], "reasons": {}}
     entries = params.get("certificates") or []
-    uid, gid = _uid(params.get("owner", "root")), _gid(params.get("group", "root"))
+    uid = account_id(params.get("owner", "root"), pwd.getpwnam, "owner")
+    gid = account_id(params.get("group", "root"), grp.getgrnam, "group")
     directory = params["directory"]
     try:
         if not openssl:
             raise Stale("the openssl program is not installed")
-        check_node(directory, stat.S_ISDIR, int(str(params.get("directory_mode", "0700")), 8), uid, gid)
+        check_node(directory, stat.S_ISDIR, parse_mode(params.get("directory_mode", "0700")), uid, gid)
     except Stale as exc:
         for entry in entries:
             result["stale"].append(entry["name"])
             result["reasons"][entry["name"]] = str(exc)
         return result
-    key_mode = int(str(params.get("key_mode", "0600")), 8)
-    public_mode = int(str(params.get("public_mode", "0644")), 8)
+    key_mode = parse_mode(params.get("key_mode", "0600"))
+    public_mode = parse_mode(params.get("public_mode", "0644"))
     for entry in entries:
         try:
             check_one(openssl, run, directory, entry, key_mode, public_mode, uid, gid)

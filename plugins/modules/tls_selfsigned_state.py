@@ -113,6 +113,7 @@ reasons:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pyops.deploy.plugins.module_utils._file_modes import FileModesError
 from ansible_collections.pyops.deploy.plugins.module_utils._tls_selfsigned_state import read_state
 
 
@@ -144,7 +145,7 @@ def main():
 
     try:
         result = read_state(module.params, run, module.get_bin_path("openssl"))
-    except (KeyError, ValueError, OSError) as exc:
+    except (FileModesError, KeyError, ValueError, OSError) as exc:
         module.fail_json(msg=f"Reading the self-signed certificates failed: {exc}")
     module.exit_json(changed=False, **result)
 
