@@ -40,7 +40,8 @@ import pwd
 import re
 import stat
 
-SHOW_PROPERTIES = "Id,LoadState,ActiveState,UnitFileState,NeedDaemonReload"
+from ansible_collections.pyops.deploy.plugins.module_utils._systemd_units import show_units
+
 # systemd_service's is_running_service(): a unit in these states is not started again.
 RUNNING = ("active", "activating")
 # systemd_service's `enabled: false` disables a unit whose is-enabled succeeds, but for enabled-runtime,
@@ -154,25 +155,6 @@ def file_differences(want):
     except OSError as exc:
         return [f"{path} {unreadable(exc)}"]
     return ([] if same else [f"{path} content"]) + attribute_differences(path, st, want)
-
-
-def show_units(names, run_command, systemctl="systemctl"):
-    """{unit: {property: value}} from one `systemctl show`, or a string saying why not."""
-    if not systemctl:
-        return "systemctl: not found"
-    try:
-        rc, out, err = run_command([systemctl, "show", "--no-pager", "-p", SHOW_PROPERTIES, "--", *names])
-    except OSError as exc:
-        return f"systemctl: {exc.strerror}"
-    if rc != 0:
-        return f"systemctl show failed: {' '.join((err or '').split())}"
-    blocks = [block for block in (out or "").split("\n\n") if block.strip()]
-    if len(blocks) != len(names):
-        return f"systemctl show answered for {len(blocks)} of {len(names)} units"
-    units = {}
-    for name, block in zip(names, blocks):
-        units[name] = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-    return units
 
 
 def unit_differences(started, reload_units, run_command, systemctl="systemctl", stopped=()):

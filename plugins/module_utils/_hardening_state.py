@@ -22,7 +22,9 @@ import pwd
 import stat
 import struct
 
-UNIT_PROPERTIES = "--property=ActiveState,UnitFileState"
+from ansible_collections.pyops.deploy.plugins.module_utils._systemd_units import show_units
+
+UNIT_PROPERTIES = "ActiveState,UnitFileState"
 # dpkg states of a package that is not (or no longer) installed.
 NOT_INSTALLED = ("not-installed", "config-files")
 
@@ -50,20 +52,14 @@ def installed_packages(status="/var/lib/dpkg/status"):
 
 
 def units(names, run, systemctl="systemctl"):
-    """The active and the enabled units of ``names``, from one ``systemctl show`` (a block per unit, in order)."""
-    active, enabled = [], []
+    """The active and the enabled units of ``names``, from one ``systemctl show``."""
     if not names:
-        return active, enabled
-    rc, out, err = run([systemctl, "show", UNIT_PROPERTIES, *names])
-    if rc != 0:
-        raise OSError(f"systemctl show failed (rc {rc}): {err.strip()}")
-    blocks = out.strip("\n").split("\n\n")
-    for name, block in zip(names, blocks):
-        lines = block.splitlines()
-        if "ActiveState=active" in lines:
-            active.append(name)
-        if "UnitFileState=enabled" in lines:
-            enabled.append(name)
+        return [], []
+    shown = show_units(names, run, systemctl, UNIT_PROPERTIES)
+    if isinstance(shown, str):
+        raise OSError(shown)
+    active = [name for name in names if shown[name].get("ActiveState") == "active"]
+    enabled = [name for name in names if shown[name].get("UnitFileState") == "enabled"]
     return active, enabled
 
 

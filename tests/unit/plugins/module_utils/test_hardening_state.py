@@ -115,7 +115,7 @@ def test_packages_match_dpkg_query_here():
 def test_units_split_by_block_in_the_order_given():
     run = FakeRun()
     assert hs.units(UNITS, run) == (["ssh.service", "fail2ban.service"], ["ssh.service", "ssh.socket"])
-    assert run.calls == [["systemctl", "show", "--property=ActiveState,UnitFileState", *UNITS]]
+    assert run.calls == [["systemctl", "show", "--no-pager", "-p", "ActiveState,UnitFileState", "--", *UNITS]]
     assert hs.units([], run) == ([], []), "no unit: no systemctl"
     assert len(run.calls) == 1
 

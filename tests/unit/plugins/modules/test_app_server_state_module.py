@@ -12,7 +12,7 @@ import json
 import pytest
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pyops.deploy.plugins.module_utils._app_server_state import SHOW_PROPERTIES
+from ansible_collections.pyops.deploy.plugins.module_utils._systemd_units import SHOW_PROPERTIES
 from ansible_collections.pyops.deploy.plugins.modules import app_server_state
 from ansible_collections.pyops.deploy.tests.unit.plugins.module_utils.test_app_server_state import (
     CONTENT,
