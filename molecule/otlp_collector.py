@@ -6,9 +6,11 @@ is given, the sha256 of that request header's value as DIR/<n>.header: the test 
 secret header without the collector ever writing it. Logs nothing.
 
 On the controller: spans(body) -> the spans of an ExportTraceServiceRequest (opentelemetry-proto's
-trace_service.proto), each {"name", "kind", "attributes", "resource"}, read from the protobuf wire format.
+trace_service.proto), each {"name", "kind", "attributes", "resource"}, read from the protobuf wire format;
+received(output of listing_command(DIR) on the host) -> [(spans, header digest)], one per export.
 """
 
+import base64
 import gzip
 import hashlib
 import itertools
@@ -96,6 +98,17 @@ def spans(body):
                 kind = next((value for number, value in fields if number == 6), 0)
                 found.append({"name": name, "kind": kind, "attributes": _attributes(span, 9), "resource": resource})
     return found
+
+
+def listing_command(directory):
+    """The shell command printing, for each export stored in ``directory``, its header digest and base64 body."""
+    each = 'test -e "$f" && echo "$(cat ${f%.pb}.header) $(base64 -w0 "$f")"'
+    return f"cd {directory} && for f in *.pb; do {each}; done; true"
+
+
+def received(listing):
+    """[(spans, sha256 of the header it came with)] of each export in ``listing`` (listing_command's output)."""
+    return [(spans(base64.b64decode(body)), digest) for digest, body in (line.split() for line in listing.splitlines())]
 
 
 def marked(received, marker):

@@ -1,6 +1,5 @@
 """What the end-to-end tests share: the sandbox's hosts and addresses, and ways to look at them."""
 
-import base64
 import importlib.util
 import json
 import os
@@ -98,7 +97,4 @@ otlp = _otlp_collector()
 
 def received_traces():
     """[(spans, sha256 of the OTLP_HEADER it came with)] of every export the monitoring host's collector kept."""
-    each = 'test -e "$f" && echo "$(cat ${f%.pb}.header) $(base64 -w0 "$f")"'
-    listing = podman_host(MONITOR).check_output(f"cd {OTLP_DIR} && for f in *.pb; do {each}; done; true")
-    pairs = (line.split() for line in listing.splitlines())
-    return [(otlp.spans(base64.b64decode(body)), digest) for digest, body in pairs]
+    return otlp.received(podman_host(MONITOR).check_output(otlp.listing_command(OTLP_DIR)))

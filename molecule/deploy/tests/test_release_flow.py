@@ -18,7 +18,6 @@ collectstatic hook writing to a shared directory (last: the proxy's Host is refu
 The end-to-end suite (tests/e2e) runs the same flow on hardened hosts through the galaxy tarball.
 """
 
-import base64
 import hashlib
 import json
 import os
@@ -32,7 +31,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from otlp_collector import SERVER, marked, spans
+from otlp_collector import SERVER, listing_command, marked, received
 from scenario_hosts import scenario_host
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
@@ -768,9 +767,7 @@ OTLP_HEADER = "x-pyops-otlp-key"
 
 def received_traces():
     """[(spans, sha256 of the OTLP_HEADER it came with)] of every export the collector stored."""
-    each = 'test -e "$f" && echo "$(cat ${f%.pb}.header) $(base64 -w0 "$f")"'
-    listing = host(PROXY).check_output(f"cd {TRACES} && for f in *.pb; do {each}; done; true")
-    return [(spans(base64.b64decode(body)), digest) for digest, body in (line.split() for line in listing.splitlines())]
+    return received(host(PROXY).check_output(listing_command(TRACES)))
 
 
 def test_tracing_turned_on_sends_a_server_span_of_a_request_through_the_proxy(deploy, served, http_probe):
