@@ -24,13 +24,9 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - pyops.deploy.attributes.read_only
 attributes:
-  check_mode:
-    support: full
-    description: It only reads, so it reads in check mode too.
-  diff_mode:
-    support: none
-    description: It changes nothing.
   platform:
     support: full
     platforms: posix
