@@ -1,6 +1,7 @@
 """app_server's gunicorn.conf.py with tracing (app_server_otel_enabled): rendered as the template module
 renders it (trim_blocks), then run as gunicorn runs a config file, with a stand-in OpenTelemetry."""
 
+import importlib.machinery
 import sys
 import types
 from pathlib import Path
@@ -63,8 +64,36 @@ def otel(monkeypatch):
 
 def test_tracing_off_leaves_the_config_as_it_was():
     config = render(app_server_otel_enabled=False)
-    assert "opentelemetry" not in config and "import sys" not in config
+    assert "opentelemetry" not in config and "import sys" not in config and "importlib" not in config
     assert config.endswith('"gunicorn.ctl")\n')
+
+
+@pytest.fixture(autouse=True)
+def no_django(monkeypatch):
+    """No Django in the test's environment unless a test installs its stand-in (find_spec then finds none)."""
+    monkeypatch.setitem(sys.modules, "django", None)
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+
+
+def django(monkeypatch):
+    module = types.ModuleType("django")
+    module.__spec__ = importlib.machinery.ModuleSpec("django", None)
+    monkeypatch.setitem(sys.modules, "django", module)
+
+
+def test_a_django_app_without_its_settings_module_is_refused_before_anything_is_instrumented(otel, monkeypatch):
+    django(monkeypatch)
+    with pytest.raises(SystemExit) as refused:
+        exec(compile(render(app_server_otel_enabled=True), "gunicorn.conf.py", "exec"), {})
+    assert "needs DJANGO_SETTINGS_MODULE in app_server_env" in str(refused.value.code)
+    assert otel.calls == 0
+
+
+def test_a_django_app_that_names_its_settings_module_is_traced(otel, monkeypatch):
+    django(monkeypatch)
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "shop.settings")
+    exec(compile(render(app_server_otel_enabled=True), "gunicorn.conf.py", "exec"), {})
+    assert otel.calls == 1
 
 
 def test_tracing_on_initializes_once_per_arbiter_even_when_gunicorn_reads_the_file_again(otel):
