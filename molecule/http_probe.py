@@ -5,10 +5,12 @@ TARGET is a unix socket path (/run/app.sock), host:port, or a base URL (https://
 Sends GET PATH once, or back to back for SECONDS (or until SIGTERM), and prints one JSON line: requests sent, failed
 (an error or a status other than 200), the first errors, latency percentiles, and the last body.
 TLS certificates are not verified: the hosts under test use self-signed ones.
+PROBE_HOST in the environment sets the Host header (a site chosen by its name on a shared address).
 """
 
 import http.client
 import json
+import os
 import signal
 import socket
 import ssl
@@ -43,7 +45,8 @@ def connection(target):
 def get(target, path):
     conn = connection(target)
     try:
-        conn.request("GET", path)
+        headers = {"Host": os.environ["PROBE_HOST"]} if os.environ.get("PROBE_HOST") else {}
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
         return response.status, response.read().decode()
     finally:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The `sandbox` inventory's hosts: a proxy, two app hosts and a monitoring host as podman containers
-# running systemd on one network. The proxy's HTTP and HTTPS ports and the monitoring host's Nagios web
-# interface (HTTPS) are published on 127.0.0.1 only.
+# running systemd on one network, and beside them a database host (PostgreSQL and Redis for the Django
+# sample: tools/sandbox_db_host.yml) that the inventory leaves out. The proxy's HTTP and HTTPS ports
+# and the monitoring host's Nagios web interface (HTTPS) are published on 127.0.0.1 only.
 # usage: tools/sandbox.sh up|down|info
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +27,7 @@ hosts=(
     "pyops-sandbox-app1 debian12 --ip 10.213.77.11"
     "pyops-sandbox-app2 debian13 --ip 10.213.77.12"
     "pyops-sandbox-monitor debian12 --ip 10.213.77.13 --publish 127.0.0.1:$nagios_port:443"
+    "pyops-sandbox-db debian12 --ip 10.213.77.14"
 )
 
 # systemd inside must be up before Ansible starts installing services. A container whose init
@@ -65,7 +67,11 @@ up() {
         # The account Ansible logs in as (sudo, key only), as a cloud image's first boot would make it.
         "$root/harness/ssh-via-podman" --install "$name"
     done
+    # The two hosts' own software, side by side (each mostly waits on apt); both must pass.
+    ansible-playbook -i "$root/inventories/sandbox" "$root/tools/sandbox_db_host.yml" &
+    local db=$!
     ansible-playbook -i "$root/inventories/sandbox" "$root/tools/sandbox_monitoring_host.yml"
+    wait "$db"
 }
 
 down() {
@@ -83,10 +89,12 @@ info() {
 The sandbox is up: $(podman ps --filter name=pyops-sandbox --format '{{.Names}}' | paste -sd' ').
   https://127.0.0.1:$https_port/healthz   (the sample app through the proxy: curl -k, the certificate is self-signed)
   https://127.0.0.1:$nagios_port/nagios4/  (Nagios, self-signed too: user nagiosadmin, password in $nagios_password_file)
+  curl -k -H 'Host: shop.sandbox.test' https://127.0.0.1:$https_port/   (the Django sample, once deployed: docs/django.md)
 Next:
   ansible-playbook site.yml -i inventories/sandbox          # converge again: reports changed=0
   ansible-playbook pyops.deploy.deploy -i inventories/sandbox -e deploy_src_dir=\$PWD/examples/flask_app -e deploy_release=v2
   ansible-playbook pyops.deploy.rollback -i inventories/sandbox
+  ansible-playbook pyops.deploy.deploy -i inventories/sandbox -e @inventories/sandbox_shop.yml   # the Django sample
   ansible-playbook pyops.deploy.status -i inventories/sandbox
   make demo-down                                            # remove it all
 EOT

@@ -133,7 +133,7 @@ def plant(data):
     (pki / "ca.pem").write_text(ca.public_bytes(serialization.Encoding.PEM).decode())
     keys = {name: ec.generate_private_key(ec.SECP256R1()) for name in ("proxy", "agent", "client")}
     site = yaml.safe_load((data / "inventory" / "group_vars" / "proxies" / "proxy.yml").read_text())
-    proxy_site = site["reverse_proxy_sites"][0]
+    proxy_site = site["reverse_proxy_sites_sample"][0]
     proxy_cert = _certificate(
         proxy_site["server_names"][0],
         keys["proxy"],
@@ -180,7 +180,7 @@ def plant(data):
     }
     (data / "inventory" / "group_vars" / "proxies" / "secrets.yml").write_text(
         "---\n# Planted by tests/e2e/planted_secrets.py: the site's certificate and key given as content.\n"
-        + yaml.safe_dump({"reverse_proxy_sites": site["reverse_proxy_sites"]}, sort_keys=False)
+        + yaml.safe_dump({"reverse_proxy_sites_sample": site["reverse_proxy_sites_sample"]}, sort_keys=False)
     )
     # AWX: the vault credential's password answers the prompt; verbosity and --diff on the command line.
     (data / "env" / "passwords").write_text(json.dumps({VAULT_PROMPT: vault_password}))
