@@ -5,6 +5,8 @@ import json
 import os
 import re
 import ssl
+import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -41,6 +43,23 @@ def oldest_core_env():
     """PATH that runs ansible-playbook and ansible-galaxy of build/venv-216, with its site-packages' collections."""
     assert (OLDEST_CORE_BIN / "ansible-playbook").is_file(), f"no {OLDEST_CORE_BIN}: run `make venv-216` first"
     return {"PATH": f"{OLDEST_CORE_BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def run_documented(command, awx_project):
+    """One `$ ` line of a document (already mapped onto the e2e's copies), run by bash from the operator's
+    project as an operator's shell would; its time is printed. The caller judges the return code."""
+    started = time.monotonic()
+    run = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        cwd=awx_project["project"],
+        env=awx_project["env"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    print(f"{time.monotonic() - started:.1f} s: $ {command}")
+    return run
 
 
 def podman_host(name):

@@ -19,13 +19,11 @@ import importlib.util
 import json
 import re
 import shlex
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from sandbox_site import APPS, PROXY, ROOT, RUN_TIMEOUT, podman_host, recap_changed, served
+from sandbox_site import APPS, PROXY, ROOT, podman_host, recap_changed, run_documented, served
 
 _spec = importlib.util.spec_from_file_location("runbook_blocks", ROOT / "tools" / "runbook_blocks.py")
 runbook_blocks = importlib.util.module_from_spec(_spec)
@@ -190,17 +188,7 @@ def test_runnable_block(blocks, commands, awx_project):
     records = {app: releases_json(app) for app in APPS}
     runs = []
     for command in commands:
-        started = time.monotonic()
-        run = subprocess.run(
-            ["bash", "-o", "pipefail", "-c", as_in_the_e2e(command, awx_project)],
-            cwd=awx_project["project"],
-            env=awx_project["env"],
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-            check=False,
-        )
-        print(f"{time.monotonic() - started:.1f} s: $ {command}")
+        run = run_documented(as_in_the_e2e(command, awx_project), awx_project)
         assert run.returncode == 0, f"$ {command}\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
         runs.append(run)
     (release,) = {EXPECTED[block.path.name](runs, served_before, records) for block in blocks}

@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sandbox_site import APPS, HTTPS, ROOT, RUN_TIMEOUT, otlp, podman_host, received_traces, served
+from sandbox_site import APPS, HTTPS, ROOT, otlp, podman_host, received_traces, run_documented, served
 
 PROBE = ROOT / "molecule" / "http_probe.py"
 SITE = "shop.sandbox.test"
@@ -177,17 +177,7 @@ def test_the_guides_commands_deploy_v1(awx_project, shop_vars, v1):
     outputs = []
     for block in DOC_BLOCKS:
         for command in block.commands:
-            started = time.monotonic()
-            run = subprocess.run(
-                ["bash", "-o", "pipefail", "-c", as_in_the_e2e(command, awx_project, shop_vars, v1)],
-                cwd=awx_project["project"],
-                env=awx_project["env"],
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT,
-                check=False,
-            )
-            print(f"{time.monotonic() - started:.1f} s: $ {command}")
+            run = run_documented(as_in_the_e2e(command, awx_project, shop_vars, v1), awx_project)
             assert run.returncode == 0, f"{block.name}: $ {command}\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
             outputs.append(run.stdout + run.stderr)
     # The database's password is in the env file on the hosts, and in no output.
