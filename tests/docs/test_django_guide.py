@@ -42,6 +42,14 @@ def test_the_runnable_blocks_parse_and_deploy_the_sandboxs_shop():
             assert playbook is None or (ROOT / "playbooks" / f"{playbook[1]}.yml").is_file(), command
 
 
+def test_the_lock_command_is_the_one_the_samples_test_runs():
+    def commands(path):
+        return re.findall(r"^\s*(uv pip compile .*)$", path.read_text(), re.M)
+
+    (readme,) = commands(ROOT / "examples" / "django_app" / "README.md")
+    assert commands(GUIDE) == [readme]
+
+
 def test_the_examples_name_only_role_options():
     known = options() | {"reverse_proxy_sites_shop", "hardening_firewall_app_ports_shop"}
     for block in yaml_blocks():

@@ -12,6 +12,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import socket
 import sqlite3
@@ -224,6 +225,21 @@ def test_lock_resolves_for_debian_12_and_13(python, platform, tmp_path):
     )  # fmt: skip
     must(result)
     assert "psycopg-binary" in result.stderr + result.stdout
+
+
+def pins(lock):
+    return re.findall(r"^([a-z0-9._-]+==[^ ;\\]+)", lock.read_text(), re.M)
+
+
+def test_the_readmes_lock_command_gives_the_same_lock(tmp_path):
+    """The re-pinning command of the README (docs/django.md gives the same), run in a copy of the project
+    whose lock is the committed one (uv keeps the pins it finds there): the lock is what pyproject.toml says."""
+    (command,) = re.findall(r"^(uv pip compile .*)$", (APP / "README.md").read_text(), re.M)
+    shutil.copy(APP / "pyproject.toml", tmp_path)
+    shutil.copy(LOCK, tmp_path / "requirements.txt")
+    must(run([uv(), *shlex.split(command)[1:]], cwd=tmp_path))
+    assert pins(tmp_path / "requirements.txt") == pins(LOCK)
+    assert len(pins(LOCK)) > 20
 
 
 def test_lock_holds_the_server_and_a_working_libpq(venv):
