@@ -84,6 +84,20 @@ options:
     type: list
     elements: str
     default: []
+  readable_tree:
+    description:
+      - A virtualenv whose extension modules (C(*.so)) O(readable_by) must be able to load. Before anything is
+        stopped or started, every such file must be readable, and every directory of the tree searchable, by
+        that account, judged from the modes (owner, group, other; POSIX ACLs are not read) without following a
+        symlink or reading a file. Otherwise the task fails naming them, and nothing is started.
+      - The deploy's candidate check gives the release's virtualenv and the app's user, so that a file left
+        unreadable (a cache filled under a umask such as V(0027)) fails before the release can take traffic,
+        not as an C(ImportError), or a silent fallback to pure Python, once it serves.
+    type: path
+  readable_by:
+    description:
+      - The account of O(readable_tree)'s check, a user name. Required with O(readable_tree).
+    type: str
   retries:
     description:
       - Requests made before the check fails (at least one).
@@ -134,6 +148,8 @@ EXAMPLES = r"""
     socket: /run/shop-candidate-20240502T090000Z/app.sock
     path: /healthz
     expect: 20240502T090000Z
+    readable_tree: /srv/shop/releases/20240502T090000Z/venv
+    readable_by: shop
     retries: 20
     delay: 0.5
 
@@ -178,6 +194,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pyops.deploy.plugins.module_utils._readable import account, refusal, unloadable
 from ansible_collections.pyops.deploy.plugins.module_utils._service_check import (
     ServiceCheckError,
     Systemd,
@@ -200,6 +217,8 @@ def argument_spec():
         "host_header": {"type": "str", "default": "localhost"},
         "expect": {"type": "str", "default": ""},
         "smoke_paths": {"type": "list", "elements": "str", "default": []},
+        "readable_tree": {"type": "path"},
+        "readable_by": {"type": "str"},
         "retries": {"type": "int", "default": 10},
         "delay": {"type": "float", "default": 1},
         "timeout": {"type": "float", "default": 30},
@@ -211,6 +230,7 @@ def main():
         argument_spec=argument_spec(),
         mutually_exclusive=[("socket", "url")],
         required_one_of=[("socket", "url")],
+        required_together=[("readable_tree", "readable_by")],
         supports_check_mode=True,
     )
     params = module.params
@@ -221,6 +241,17 @@ def main():
             module.fail_json(msg=str(exc))
     if module.check_mode:
         module.exit_json(changed=True, status=None, attempts=0)
+    if params["readable_tree"]:
+        try:
+            uid, gids = account(params["readable_by"])
+            paths = unloadable(params["readable_tree"], uid, gids)
+        except KeyError:
+            module.fail_json(msg=f"readable_by: there is no user {params['readable_by']!r} on this host")
+        except OSError as exc:
+            module.fail_json(msg=f"readable_tree {params['readable_tree']}: {exc.strerror or exc}")
+        if paths:
+            refused = refusal(params["readable_tree"], params["readable_by"], paths)
+            module.fail_json(msg=refused, status=None, attempts=0)
 
     def ask_path(path):
         return ask(params["socket"], params["url"], path, params["host_header"], params["timeout"])

@@ -84,3 +84,32 @@ def test_where_to_ask_is_one_valid_address(capsys, systemd, args, message):
     result = run_module(service_check, capsys, {"name": "app.service", **args})
     assert result["failed"] is True and message in result["msg"], result
     assert systemd.calls == []
+
+
+def test_a_venv_the_apps_user_cannot_load_is_refused_before_anything_starts(capsys, systemd, server, tmp_path):
+    srv, where = server("unix", (200, "ok"))
+    extension = tmp_path / "venv" / "lib" / "_speedups.so"
+    extension.parent.mkdir(parents=True)
+    extension.write_bytes(b"\x7fELF")
+    for directory in (tmp_path / "venv", extension.parent):
+        directory.chmod(0o755)
+    args = {"name": "app-candidate@r2.service", "socket": where["socket_path"], "stop_first": "app-candidate@*"}
+    args.update(readable_tree=str(tmp_path / "venv"), readable_by="nobody")
+    extension.chmod(0o644)
+    assert run_module(service_check, capsys, args)["status"] == 200
+    systemd.calls.clear()
+    extension.chmod(0o640)  # as a cache filled under umask 0027 leaves it: root:root 0640
+    result = run_module(service_check, capsys, args)
+    assert result["failed"] is True and result["attempts"] == 0, result
+    assert result["msg"].startswith(f"1 extension module(s) or directories of {tmp_path / 'venv'} are not readable")
+    assert str(extension) in result["msg"]
+    assert systemd.calls == [] and len(srv.seen) == 1
+
+
+def test_the_readable_check_needs_both_a_tree_and_a_known_user(capsys, systemd, tmp_path):
+    base = {"name": "app.service", "socket": "/run/a.sock"}
+    result = run_module(service_check, capsys, {**base, "readable_tree": str(tmp_path)})
+    assert result["failed"] is True and "parameters are required together" in result["msg"], result
+    result = run_module(service_check, capsys, {**base, "readable_tree": str(tmp_path), "readable_by": "no-such-pyops"})
+    assert result["msg"] == "readable_by: there is no user 'no-such-pyops' on this host"
+    assert systemd.calls == []
