@@ -13,7 +13,6 @@ file: nothing of the release's content is read. Runs on the managed host: stdlib
 
 from __future__ import annotations
 
-import grp
 import os
 import pwd
 import stat
@@ -23,10 +22,9 @@ NAMED = 5
 
 
 def account(user):
-    """(uid, gids) of ``user``: its primary group and the groups that list it. Raises KeyError."""
+    """(uid, gids) of ``user``: its primary group and its supplementary groups. Raises KeyError."""
     entry = pwd.getpwnam(user)
-    gids = {entry.pw_gid} | {group.gr_gid for group in grp.getgrall() if user in group.gr_mem}
-    return entry.pw_uid, gids
+    return entry.pw_uid, set(os.getgrouplist(entry.pw_name, entry.pw_gid))
 
 
 def allowed(st, uid, gids, bits):
@@ -45,7 +43,11 @@ def allowed(st, uid, gids, bits):
 
 def unloadable(top, uid, gids):
     """[path] of the extension modules under ``top`` that (uid, gids) could not load, and of the directories
-    it could not search (their content is not looked at), sorted. Symlinks are neither followed nor judged."""
+    it could not search (their content is not looked at), sorted. Symlinks are neither followed nor judged,
+    and a ``top`` that is one (or no directory) is named and not entered."""
+    top_st = os.lstat(top)
+    if not stat.S_ISDIR(top_st.st_mode):
+        return [top.rstrip("/") + "/"]
     found = []
     for here, dirs, files in os.walk(top, followlinks=False):
         for name in list(dirs):
@@ -61,7 +63,7 @@ def unloadable(top, uid, gids):
             st = os.lstat(path)
             if stat.S_ISREG(st.st_mode) and not allowed(st, uid, gids, 0o4):
                 found.append(path)
-    if not allowed(os.stat(top), uid, gids, 0o5):
+    if not allowed(top_st, uid, gids, 0o5):
         found.append(top.rstrip("/") + "/")
     return sorted(found)
 

@@ -99,6 +99,18 @@ def test_links_are_neither_followed_nor_judged(venv, tmp_path):
     assert unloadable(str(top), *nobody()) == []
 
 
+def test_a_tree_that_is_a_link_is_named_and_not_entered(venv, tmp_path):
+    top, _site = venv
+    outside = tmp_path / "outside"
+    make(outside / "lib" / "hidden.so", 0o600)
+    link = tmp_path / "linked-venv"
+    os.symlink(outside, link)
+    assert unloadable(str(link), *nobody()) == [str(link) + "/"]
+    assert unloadable(str(top / "lib" / "python3.13" / "site-packages" / "markupsafe" / "__init__.py"), 0, {0}) == [
+        str(top / "lib" / "python3.13" / "site-packages" / "markupsafe" / "__init__.py") + "/"
+    ]
+
+
 def test_root_reads_everything(venv):
     top, site = venv
     (site / "markupsafe").chmod(0o700)
@@ -129,6 +141,8 @@ def test_the_account_has_its_primary_and_listed_groups():
     assert uid == 0 and 0 in gids
     listed = {g.gr_gid for g in grp.getgrall() if "root" in g.gr_mem}
     assert listed <= gids
+    uid, gids = account("nobody")
+    assert (uid, NOBODY.pw_gid in gids) == (NOBODY.pw_uid, True)
     with pytest.raises(KeyError):
         account("no-such-user-pyops")
 
